@@ -1,0 +1,49 @@
+"""Shared code for the executable textbook on regularizing neural networks.
+
+``import regutils as ru`` gives the public API. Submodules load on first use, so a
+chapter that only needs scikit-learn never pays for importing torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+# public name -> submodule that defines it
+_EXPORTS = {
+    # data layer
+    "device": "data",
+    "data_dir": "data",
+    "RegressionData": "data",
+    "make_regression_data": "data",
+    "write_regression_csv": "data",
+    "read_regression_csv": "data",
+    "load_regression": "data",
+    "MNISTData": "data",
+    "load_mnist": "data",
+    "prepare_mnist_raw": "data",
+    # models and training
+    "MLP": "models",
+    "dropout": "models",
+    "History": "train",
+    "fit": "train",
+    "sweep": "sweep",
+    "evaluate": "evaluate",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'regutils' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(f"regutils.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -1,0 +1,603 @@
+"""Datasets the chapters share: the 48-feature regression CSV and MNIST.
+
+Everything here validates its input and fails with a ``ValueError`` or ``FileNotFoundError``
+that names the file, column, row or parameter at fault. Files are written atomically (a
+temporary file in the same folder, then ``os.replace``), so an error never leaves a partial
+file behind.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:  # torch is imported lazily: the regression chapters never need it
+    import torch
+    from sklearn.preprocessing import StandardScaler
+
+# ---------------------------------------------------------------------------------------------
+# Where files live
+
+_REPO = Path(__file__).resolve().parents[1]
+
+
+def data_dir() -> Path:
+    """The folder that holds generated and downloaded data.
+
+    ``$REGUTILS_DATA_DIR`` if set; otherwise the repository's ``data/`` folder when ``regutils``
+    runs from a checkout; otherwise ``./data`` under the current directory (for example after a
+    plain ``pip install`` in Colab).
+    """
+    env = os.environ.get("REGUTILS_DATA_DIR")
+    if env:
+        return Path(env).expanduser()
+    if (_REPO / "data" / "README.md").is_file():
+        return _REPO / "data"
+    return Path.cwd() / "data"
+
+
+def _atomic_write_bytes(path: Path, write) -> None:
+    """Create ``path`` through a temporary file in its folder; ``write(fileobj)`` fills it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.chmod(tmp, 0o644)  # mkstemp makes files private; these are ordinary data files
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# ---------------------------------------------------------------------------------------------
+# Device
+
+
+def device(name: str | None = None) -> "torch.device":
+    """The torch device the book trains on.
+
+    Order: ``name`` if given, else ``$REGUTILS_DEVICE`` if set (e.g. ``cpu``, ``cuda``,
+    ``cuda:1``, ``mps``), else CUDA if available, else Apple MPS if available, else the CPU.
+
+    Raises
+    ------
+    ValueError
+        If the requested device is not a valid torch device string or is not available here.
+    """
+    import torch
+
+    source = "name" if name is not None else "REGUTILS_DEVICE"
+    requested = name if name is not None else os.environ.get("REGUTILS_DEVICE", "").strip()
+    if requested:
+        try:
+            dev = torch.device(requested)
+        except RuntimeError as exc:
+            raise ValueError(f"{source}={requested!r} is not a torch device ({exc})") from None
+        available = {
+            "cpu": True,
+            "cuda": torch.cuda.is_available(),
+            "mps": torch.backends.mps.is_available(),
+        }.get(dev.type, False)
+        if not available:
+            raise ValueError(f"{source}={requested!r}: device type {dev.type!r} is not available here")
+        return dev
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+_pick_device = device  # load_mnist's `device` parameter shadows the function
+
+
+# ---------------------------------------------------------------------------------------------
+# The 48-feature regression dataset
+
+N_FEATURES = 48
+FEATURES = [f"x{i}" for i in range(N_FEATURES)]
+REGRESSION_CSV = "regularization_dataset.csv"
+
+# Generative process (seed 42). Kept as named constants so data/README.md and the
+# docstring below describe exactly what the code does.
+_N_SAMPLES = 100
+_N_BLOCKS, _BLOCK_SIZE = 6, 4  # x0..x23: six blocks of four correlated features
+_BLOCK_RHO = 0.95  # correlation between two features of one block
+_NOISE_SD = 2.0
+_INTERCEPT = 5.0
+# true coefficients on the *standardized* latent features z
+_TRUE_Z_COEF = {
+    **{f"x{i}": 1.5 for i in range(0, 4)},  # block 0: all four active, same sign
+    **{f"x{i}": -1.0 for i in range(4, 8)},  # block 1: all four active, same sign
+    "x24": 3.0,
+    "x25": -2.5,
+    "x26": 2.0,
+    "x27": -1.5,
+    "x28": 1.0,
+    "x29": -0.75,
+}
+
+
+def _feature_groups() -> np.ndarray:
+    groups = np.full(N_FEATURES, -1)
+    groups[: _N_BLOCKS * _BLOCK_SIZE] = np.repeat(np.arange(_N_BLOCKS), _BLOCK_SIZE)
+    return groups
+
+
+def make_regression_data(seed: int = 42) -> tuple[pd.DataFrame, pd.Series]:
+    """Generate the book's 48-feature regression dataset (pure function: nothing is written).
+
+    Generative process, with ``rng = numpy.random.default_rng(seed)``:
+
+    1. Latent features ``z`` (100 rows × 48). For ``x0``…``x23`` (six blocks of four), each
+       block shares a factor: ``z_j = sqrt(rho) * f_block + sqrt(1 - rho) * e_j`` with
+       ``rho = 0.95``, all terms standard normal, so two features of one block correlate
+       with about 0.95. ``x24``…``x47`` are independent standard normals.
+    2. Observed features ``x_j = mean_j + scale_j * z_j`` with ``mean_j ~ N(0, 3²)`` and
+       ``scale_j ~ LogUniform(0.2, 5)``: features on very different scales, so
+       standardizing matters before any penalty.
+    3. ``y = 5 + z @ beta + eps`` with ``eps ~ N(0, 2²)``. ``beta`` is sparse: 14 of 48
+       entries are non-zero — all four features of block 0 (``x0``…``x3``, +1.5 each), all
+       four of block 1 (``x4``…``x7``, −1.0 each) and six independent features
+       ``x24``…``x29`` (3, −2.5, 2, −1.5, 1, −0.75).
+
+    With 80 training rows for 48 features, least squares has few residual degrees of freedom
+    and overfits; the sparse ``beta`` lets the lasso recover the support; the correlated
+    active blocks show the difference between the lasso (picks one of a block) and the
+    elastic net (keeps the block).
+
+    Returns
+    -------
+    frame : DataFrame
+        Columns ``x0``…``x47`` and ``y``, 100 rows.
+    true_coef : Series
+        The coefficients in the units of the observed columns (``beta_j / scale_j``), indexed by
+        feature name. Non-zero entries are the true support.
+    """
+    rng = np.random.default_rng(seed)
+    n_blocked = _N_BLOCKS * _BLOCK_SIZE
+    factors = rng.standard_normal((_N_SAMPLES, _N_BLOCKS))
+    own = rng.standard_normal((_N_SAMPLES, N_FEATURES))
+    z = own.copy()
+    z[:, :n_blocked] = np.sqrt(_BLOCK_RHO) * np.repeat(factors, _BLOCK_SIZE, axis=1) + np.sqrt(
+        1 - _BLOCK_RHO
+    ) * own[:, :n_blocked]
+    means = rng.normal(0.0, 3.0, N_FEATURES)
+    scales = np.exp(rng.uniform(np.log(0.2), np.log(5.0), N_FEATURES))
+    beta = np.array([_TRUE_Z_COEF.get(name, 0.0) for name in FEATURES])
+    y = _INTERCEPT + z @ beta + rng.normal(0.0, _NOISE_SD, _N_SAMPLES)
+    frame = pd.DataFrame(means + scales * z, columns=FEATURES)
+    frame["y"] = y
+    return frame, pd.Series(beta / scales, index=FEATURES, name="true_coef")
+
+
+def write_regression_csv(path: str | os.PathLike | None = None, *, seed: int = 42) -> Path:
+    """Write the generated dataset to ``path`` (default ``data_dir()/regularization_dataset.csv``).
+
+    Never overwrites: an existing file raises ``FileExistsError``. The write is atomic.
+    Values are written with full precision (``%.17g``), so reading the file back gives
+    exactly the generated numbers.
+    """
+    path = Path(path) if path is not None else data_dir() / REGRESSION_CSV
+    if path.exists():
+        raise FileExistsError(f"{path} exists; refusing to overwrite it")
+    frame, _ = make_regression_data(seed)
+    text = frame.to_csv(index=False, float_format="%.17g").encode()
+    _atomic_write_bytes(path, lambda fh: fh.write(text))
+    return path
+
+
+def read_regression_csv(path: str | os.PathLike) -> pd.DataFrame:
+    """Read and validate a regression CSV: columns ``x0``…``x47`` and ``y``, all finite numbers.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        Naming the problem: empty file, no ``y`` column, missing or unexpected feature columns,
+        a non-numeric value (column and first bad data row, counting the header as line 1 so
+        the row number matches a text editor's line), or a NaN/infinite value.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        # header=None: pandas would rename a duplicated column ("x5.1") instead of reporting it
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, header=None)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path}: the file is empty") from None
+    except pd.errors.ParserError as exc:
+        raise ValueError(f"{path}: not a valid CSV ({exc})") from None
+    if len(table) < 2:
+        raise ValueError(f"{path}: the file has a header but no data rows")
+    columns = [str(c).strip() for c in table.iloc[0]]
+    frame = table.iloc[1:].reset_index(drop=True)
+    frame.columns = columns
+    dupes = sorted({c for c in columns if columns.count(c) > 1})
+    if dupes:
+        raise ValueError(f"{path}: duplicated column(s) {', '.join(dupes)}")
+    if "y" not in columns:
+        raise ValueError(f"{path}: no 'y' column (found {', '.join(columns[:6])}{'…' if len(columns) > 6 else ''})")
+    missing = [c for c in FEATURES if c not in columns]
+    if missing:
+        raise ValueError(f"{path}: missing feature column(s) {', '.join(missing)}")
+    extra = [c for c in columns if c not in FEATURES and c != "y"]
+    if extra:
+        raise ValueError(f"{path}: unexpected column(s) {', '.join(extra)}; expected x0…x47 and y")
+    out = {}
+    for col in [*FEATURES, "y"]:
+        raw = frame[col].str.strip()
+        values = pd.to_numeric(raw, errors="coerce")
+        bad = values.isna() & ~raw.str.lower().isin(["nan", "-nan", "+nan"])
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise ValueError(
+                f"{path}: column {col!r}, line {i + 2} (data row {i + 1}): "
+                f"{raw.iloc[i]!r} is not a number"
+            )
+        nonfinite = ~np.isfinite(values.to_numpy(dtype=float))
+        if nonfinite.any():
+            i = int(np.flatnonzero(nonfinite)[0])
+            raise ValueError(
+                f"{path}: column {col!r}, line {i + 2} (data row {i + 1}): "
+                f"{raw.iloc[i]!r} is not finite (NaN or infinity)"
+            )
+        out[col] = values.to_numpy(dtype=float)
+    return pd.DataFrame(out)
+
+
+@dataclass(frozen=True, eq=False)
+class RegressionData:
+    """A standardized train/test split of a regression CSV.
+
+    The scaler is fit on the training rows only and then applied to both parts, so nothing
+    about the test rows leaks into training. Targets are left in their own units.
+    """
+
+    X_train: np.ndarray
+    X_test: np.ndarray
+    y_train: np.ndarray
+    y_test: np.ndarray
+    feature_names: list[str]
+    true_coef: np.ndarray | None
+    """Generator's coefficients in observed-feature units (``None`` for other data)."""
+    groups: np.ndarray | None
+    """Block id of each feature (``-1``: independent); ``None`` for other data."""
+    scaler: "StandardScaler"
+    path: Path
+
+
+def _min_rows(test_size: float) -> int:
+    """Fewest rows for which the split leaves >= 1 test row and >= 2 training rows."""
+    n = 3
+    while math.ceil(test_size * n) < 1 or n - math.ceil(test_size * n) < 2:
+        n += 1
+    return n
+
+
+def load_regression(
+    path: str | os.PathLike | None = None,
+    *,
+    generate: bool = True,
+    test_size: float = 0.2,
+    random_state: int = 42,
+) -> RegressionData:
+    """Load a regression CSV as a standardized train/test split.
+
+    Parameters
+    ----------
+    path
+        The CSV (default ``data_dir()/regularization_dataset.csv``).
+    generate
+        If the file does not exist, generate the book's dataset there (seed 42). With
+        ``generate=False`` a missing file is a ``FileNotFoundError``. An existing file is never
+        overwritten.
+    test_size, random_state
+        Passed to :func:`sklearn.model_selection.train_test_split` (80/20, seed 42 by default).
+
+    Returns
+    -------
+    RegressionData
+        ``true_coef`` and ``groups`` are filled in when the file holds exactly the generated
+        dataset; for any other data they are ``None``.
+    """
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    if not 0.0 < test_size < 1.0:
+        raise ValueError(f"test_size must be in (0, 1), got {test_size!r}")
+    path = Path(path) if path is not None else data_dir() / REGRESSION_CSV
+    if not path.exists():
+        if not generate:
+            raise FileNotFoundError(
+                f"{path}: no such file (pass generate=True to create the book's dataset there)"
+            )
+        write_regression_csv(path)
+    frame = read_regression_csv(path)
+    need = _min_rows(test_size)
+    if len(frame) < need:
+        raise ValueError(
+            f"{path}: {len(frame)} data row(s); a {1 - test_size:.0%}/{test_size:.0%} "
+            f"train/test split needs at least {need}"
+        )
+    generated, coef = make_regression_data()
+    is_generated = frame.shape == generated.shape and np.array_equal(
+        frame.to_numpy(), generated.to_numpy()
+    )
+    X = frame[FEATURES].to_numpy()
+    y = frame["y"].to_numpy()
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=test_size, random_state=random_state
+    )
+    scaler = StandardScaler().fit(X_train)
+    return RegressionData(
+        X_train=scaler.transform(X_train),
+        X_test=scaler.transform(X_test),
+        y_train=y_train,
+        y_test=y_test,
+        feature_names=list(FEATURES),
+        true_coef=coef.to_numpy() if is_generated else None,
+        groups=_feature_groups() if is_generated else None,
+        scaler=scaler,
+        path=path,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# MNIST
+
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # training-set pixel mean and std (pixels in [0, 1])
+
+# sha256 of the *uncompressed* IDX files, with their sizes in bytes
+MNIST_FILES = {
+    "train-images-idx3-ubyte": (
+        47_040_016,
+        "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    ),
+    "train-labels-idx1-ubyte": (
+        60_008,
+        "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    ),
+    "t10k-images-idx3-ubyte": (
+        7_840_016,
+        "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    ),
+    "t10k-labels-idx1-ubyte": (
+        10_008,
+        "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    ),
+}
+MIRROR_ENV = "REGUTILS_MNIST_MIRROR"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _raw_files_ok(raw: Path, files: dict[str, tuple[int, str]]) -> bool:
+    """True if every file is present with the right size (the sha256 was checked on arrival)."""
+    return all((raw / name).is_file() and (raw / name).stat().st_size == size for name, (size, _) in files.items())
+
+
+def _install_from_mirror(mirror: Path, raw: Path, files: dict[str, tuple[int, str]]) -> None:
+    """Copy (and gunzip) each IDX file from ``mirror`` into ``raw``, verifying its sha256.
+
+    Each file is written to a temporary name and moved into place only after its checksum
+    matched, so a bad mirror leaves nothing behind.
+    """
+    if not mirror.is_dir():
+        raise FileNotFoundError(f"{MIRROR_ENV}={mirror}: no such folder")
+    for name, (_, expected) in files.items():
+        plain, packed = mirror / name, mirror / f"{name}.gz"
+        if plain.is_file():
+            source, opener = plain, open
+        elif packed.is_file():
+            source, opener = packed, gzip.open
+        else:
+            raise FileNotFoundError(
+                f"{MIRROR_ENV}={mirror}: neither {name} nor {name}.gz is in that folder"
+            )
+        target = raw / name
+        raw.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=raw, prefix=f".{name}.", suffix=".part")
+        tmp_path = Path(tmp)
+        try:
+            digest = hashlib.sha256()
+            with os.fdopen(fd, "wb") as out, opener(source, "rb") as src:
+                for chunk in iter(lambda: src.read(1 << 20), b""):
+                    digest.update(chunk)
+                    out.write(chunk)
+            got = digest.hexdigest()
+            if got != expected:
+                raise ValueError(
+                    f"{source}: sha256 of the uncompressed bytes is {got}, expected {expected}; "
+                    "the file is corrupt or not MNIST (nothing was written)"
+                )
+            os.chmod(tmp_path, 0o644)
+            os.replace(tmp_path, target)
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            tmp_path.unlink(missing_ok=True)
+            raise ValueError(f"{source}: cannot be read as an IDX file ({exc})") from None
+        except BaseException:
+            tmp_path.unlink(missing_ok=True)
+            raise
+
+
+def _verify_raw(raw: Path, files: dict[str, tuple[int, str]]) -> None:
+    """Check sha256 of files that arrived by download; delete and raise on a mismatch."""
+    for name, (_, expected) in files.items():
+        got = _sha256(raw / name)
+        if got != expected:
+            (raw / name).unlink()
+            raise ValueError(f"{raw / name}: sha256 {got}, expected {expected}; the file was removed")
+
+
+def prepare_mnist_raw(
+    root: str | os.PathLike | None = None,
+    *,
+    download: bool = True,
+    mirror: str | os.PathLike | None = None,
+    files: dict[str, tuple[int, str]] | None = None,
+) -> Path:
+    """Make sure the four MNIST IDX files are in ``<root>/MNIST/raw/``; return that folder.
+
+    Order: files already there (right sizes) are used as they are; else the offline mirror
+    (``mirror`` or ``$REGUTILS_MNIST_MIRROR``: a folder with the four files, ``.gz`` or not) is
+    copied and extracted; else torchvision downloads them (``download=True``). Files that
+    arrive are verified by the sha256 of their uncompressed bytes (see ``data/README.md``).
+
+    ``files`` maps file name to (size, sha256); it defaults to the real MNIST and exists so
+    tests can use small synthetic IDX files.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the files are not there, no mirror is set, and downloading is off or failed; the
+        message lists the three ways to get them.
+    ValueError
+        If a file's checksum does not match (the bad file is not kept).
+    """
+    files = MNIST_FILES if files is None else files
+    root = Path(root) if root is not None else data_dir()
+    raw = root / "MNIST" / "raw"
+    if _raw_files_ok(raw, files):
+        return raw
+    mirror = mirror if mirror is not None else os.environ.get(MIRROR_ENV) or None
+    if mirror is not None:
+        _install_from_mirror(Path(mirror).expanduser(), raw, files)
+        return raw
+    reason = "downloading is off (download=False)"
+    if download:
+        from torchvision import datasets
+
+        try:
+            for train in (True, False):
+                datasets.MNIST(root, train=train, download=True)
+            _verify_raw(raw, files)
+            return raw
+        except (OSError, RuntimeError) as exc:
+            reason = f"the download failed ({type(exc).__name__}: {exc})"
+    raise FileNotFoundError(
+        f"MNIST is not in {raw} and {reason}. Three ways to get it:\n"
+        "  1. connect to the internet and call load_mnist() again (torchvision downloads it);\n"
+        f"  2. set {MIRROR_ENV} to a folder holding the four IDX files "
+        "(train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
+        "t10k-labels-idx1-ubyte; .gz or not);\n"
+        f"  3. place those four uncompressed files in {raw} yourself."
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class MNISTData:
+    """MNIST held once in memory as tensors on one device.
+
+    Images are flattened to 784 float32 values normalized as ``(x / 255 - 0.1307) / 0.3081``
+    (done once, here, not per batch); labels are int64.
+    """
+
+    X_train: "torch.Tensor"
+    y_train: "torch.Tensor"
+    X_val: "torch.Tensor"
+    y_val: "torch.Tensor"
+    X_test: "torch.Tensor"
+    y_test: "torch.Tensor"
+    spec: dict = field(default_factory=dict)
+    """Plain, JSON-able description of the data (name, sizes, seeds): a cache key."""
+
+    @property
+    def device(self) -> "torch.device":
+        return self.X_train.device
+
+    def subset(self, n_train: int, *, seed: int = 0) -> "MNISTData":
+        """The same validation and test sets with ``n_train`` random training rows."""
+        import torch
+
+        total = len(self.y_train)
+        if not isinstance(n_train, int) or not 1 <= n_train <= total:
+            raise ValueError(f"n_train must be an integer in [1, {total}], got {n_train!r}")
+        g = torch.Generator().manual_seed(seed)
+        idx = torch.randperm(total, generator=g)[:n_train].to(self.device)
+        spec = {**self.spec, "n_train": n_train, "subset_seed": seed}
+        return replace(self, X_train=self.X_train[idx], y_train=self.y_train[idx], spec=spec)
+
+    def to(self, device) -> "MNISTData":
+        """A copy with every tensor on ``device``."""
+        moved = {
+            name: getattr(self, name).to(device)
+            for name in ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")
+        }
+        return replace(self, **moved)
+
+    @staticmethod
+    def images(X: "torch.Tensor") -> "torch.Tensor":
+        """Undo the normalization: ``[N, 784]`` rows back to ``[N, 28, 28]`` pixels in [0, 1]."""
+        return (X * MNIST_STD + MNIST_MEAN).clamp(0, 1).reshape(-1, 28, 28)
+
+
+_MNIST_MEMO: dict[tuple, MNISTData] = {}
+
+
+def load_mnist(
+    root: str | os.PathLike | None = None,
+    *,
+    device=None,
+    val_size: int = 12_000,
+    seed: int = 0,
+    download: bool = True,
+) -> MNISTData:
+    """MNIST as tensors on ``device``: 48,000 training, 12,000 validation, 10,000 test images.
+
+    The validation rows are a fixed random draw (``torch.Generator`` seeded with ``seed``) from
+    the 60,000 official training images; the test set is the official 10,000. Files come from
+    ``<root>/MNIST/raw`` (see :func:`prepare_mnist_raw` for the mirror and download). Repeated
+    calls in one process return the same tensors without reading the files again.
+    """
+    import torch
+
+    dev = _pick_device(None if device is None else str(device))
+    if not isinstance(val_size, int) or not 1 <= val_size < 60_000:
+        raise ValueError(f"val_size must be an integer in [1, 59999], got {val_size!r}")
+    root = Path(root) if root is not None else data_dir()
+    key = (str(root.resolve()), str(dev), val_size, seed)
+    if key in _MNIST_MEMO:
+        return _MNIST_MEMO[key]
+    prepare_mnist_raw(root, download=download)
+    from torchvision import datasets
+
+    def tensors(train: bool):
+        ds = datasets.MNIST(root, train=train, download=False)
+        X = ds.data.reshape(len(ds.data), -1).to(dev, torch.float32)
+        X = (X / 255.0 - MNIST_MEAN) / MNIST_STD
+        return X, ds.targets.to(dev, torch.int64)
+
+    X_all, y_all = tensors(True)
+    X_test, y_test = tensors(False)
+    perm = torch.randperm(len(y_all), generator=torch.Generator().manual_seed(seed)).to(dev)
+    val, train = perm[:val_size], perm[val_size:]
+    data = MNISTData(
+        X_train=X_all[train],
+        y_train=y_all[train],
+        X_val=X_all[val],
+        y_val=y_all[val],
+        X_test=X_test,
+        y_test=y_test,
+        spec={"name": "mnist", "n_train": len(train), "val_size": val_size, "split_seed": seed, "subset_seed": None},
+    )
+    _MNIST_MEMO[key] = data
+    return data

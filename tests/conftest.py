@@ -1,0 +1,57 @@
+"""Small shared fixtures: a seeded rng, tiny synthetic IDX files, the MNIST mirror."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """Encode a uint8 array in the IDX format MNIST uses (magic 0x0000 08 <ndim>, big-endian dims)."""
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+@pytest.fixture
+def tiny_idx(tmp_path, rng):
+    """A mirror folder with four tiny MNIST-layout IDX files, gzip-compressed.
+
+    Returns (mirror folder, files dict name -> (size, sha256), raw bytes by name).
+    """
+    arrays = {
+        "train-images-idx3-ubyte": rng.integers(0, 256, (6, 28, 28)),
+        "train-labels-idx1-ubyte": rng.integers(0, 10, 6),
+        "t10k-images-idx3-ubyte": rng.integers(0, 256, (3, 28, 28)),
+        "t10k-labels-idx1-ubyte": rng.integers(0, 10, 3),
+    }
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    files, raw = {}, {}
+    for name, array in arrays.items():
+        data = idx_bytes(array)
+        raw[name] = data
+        files[name] = (len(data), hashlib.sha256(data).hexdigest())
+        (mirror / f"{name}.gz").write_bytes(gzip.compress(data))
+    return mirror, files, raw
+
+
+@pytest.fixture
+def mnist_mirror():
+    """The real MNIST mirror folder named by REGUTILS_MNIST_MIRROR (CI sets it)."""
+    path = os.environ.get("REGUTILS_MNIST_MIRROR")
+    if not path or not Path(path).is_dir():
+        pytest.skip("REGUTILS_MNIST_MIRROR does not name a folder with MNIST")
+    return Path(path)

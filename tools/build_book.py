@@ -1,0 +1,79 @@
+"""Build the book: ``python tools/build_book.py [--path-output DIR]``.
+
+Runs ``jupyter-book build`` with ``-n -W --keep-going`` so that a failing cell or any Sphinx
+warning fails the build (myst-nb writes the failing cell's report under
+``<output>/_build/html/reports``).
+
+The execution cache (``execute_notebooks: cache``) keys each chapter on its own text only; it
+cannot see that a function in ``regutils`` changed. This script therefore records a hash of
+the ``regutils`` source beside the cache and empties the cache when the hash differs, so a
+changed ``regutils`` can never leave stale outputs in the built pages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FLAGS = ["-n", "-W", "--keep-going"]
+
+
+def source_hash(package: Path = ROOT / "regutils") -> str:
+    """sha256 over the path and bytes of every ``.py`` file in ``package``, in sorted order."""
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def invalidate_stale_cache(build_dir: Path) -> bool:
+    """Empty ``build_dir/.jupyter_cache`` if ``regutils`` changed since it was filled.
+
+    Returns True when the cache was emptied.
+    """
+    cache = build_dir / ".jupyter_cache"
+    stamp = build_dir / ".regutils-source-hash"
+    current = source_hash()
+    stale = cache.exists() and (not stamp.exists() or stamp.read_text().strip() != current)
+    if stale:
+        shutil.rmtree(cache)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(current + "\n")
+    return stale
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--path-output",
+        type=Path,
+        default=ROOT,
+        help="folder that receives _build/ (default: the repository root)",
+    )
+    args = parser.parse_args(argv)
+    out = args.path_output.resolve()
+    # Progress bars are for people watching a notebook run; on a built page they are litter.
+    os.environ.setdefault("REGUTILS_PROGRESS", "0")
+    if invalidate_stale_cache(out / "_build"):
+        print("regutils changed since the last build: execution cache emptied", flush=True)
+    cmd = [
+        str(Path(sys.executable).with_name("jupyter-book")),
+        "build",
+        str(ROOT),
+        *FLAGS,
+        "--path-output",
+        str(out),
+    ]
+    return subprocess.call(cmd, cwd=ROOT)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
