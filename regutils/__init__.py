@@ -30,6 +30,24 @@ _EXPORTS = {
     "fit": "train",
     "sweep": "sweep",
     "evaluate": "evaluate",
+    # parameter norm penalties (scikit-learn)
+    "ridge_objective": "penalties",
+    "lasso_objective": "penalties",
+    "elastic_net_objective": "penalties",
+    "weight_decay_equivalent": "penalties",
+    "soft_threshold": "penalties",
+    "norm_ball_minimizer": "penalties",
+    "CoefPath": "penalties",
+    "coef_path": "penalties",
+    "CVCurve": "penalties",
+    "cv_curve": "penalties",
+    "fit_cv_models": "penalties",
+    "selection_scores": "penalties",
+    "group_nonzero_counts": "penalties",
+    "results_table": "penalties",
+    # interactive figures
+    "frame_slider": "widgets",
+    "figure_to_png": "widgets",
 }
 
 __all__ = sorted(_EXPORTS)

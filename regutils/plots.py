@@ -1,0 +1,263 @@
+"""Figures for the chapters. Every function takes results and returns a matplotlib Figure or
+Axes; none of them fits a model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# one colour per role, used the same way in every figure
+COLORS = {
+    "ols": "0.35",
+    "ridge": "tab:blue",
+    "lasso": "tab:orange",
+    "elasticnet": "tab:green",
+    "train": "tab:blue",
+    "cv": "tab:orange",
+    "test": "tab:red",
+    "null": "0.75",
+}
+# correlated blocks; none of these is used for a model or an error curve
+BLOCK_COLORS = ["tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "darkgoldenrod"]
+
+
+def _axes(ax, figsize=(6.4, 4.0)):
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return ax
+
+
+def _feature_colors(n_features: int, true_coef=None, groups=None) -> list:
+    """Features in the true support get a colour (one per correlated block, one for the
+    independent ones); the others are light grey."""
+    colors = []
+    for j in range(n_features):
+        if true_coef is None or true_coef[j] != 0:
+            g = -1 if groups is None else int(groups[j])
+            colors.append(BLOCK_COLORS[g % len(BLOCK_COLORS)] if g >= 0 else "black")
+        else:
+            colors.append(COLORS["null"])
+    return colors
+
+
+def _check_path(path) -> None:
+    for name in ("alphas", "coefs"):
+        if not hasattr(path, name):
+            raise TypeError(f"expected a CoefPath (from regutils.penalties.coef_path), got {type(path).__name__}")
+
+
+def plot_constraint_regions(A, center, radius: float, solutions: dict, *, levels: int = 7):
+    """Least-squares loss contours with the L1 diamond and the L2 disc of the same ``radius``.
+
+    ``A`` and ``center`` define the loss ``(w - center)^T A (w - center)``; ``solutions`` maps
+    ``1`` and ``2`` to the constrained minimizers (from
+    :func:`regutils.penalties.norm_ball_minimizer`). Returns a Figure with two panels.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Circle, Polygon
+
+    A = np.asarray(A, dtype=float)
+    c = np.asarray(center, dtype=float)
+    if set(solutions) != {1, 2}:
+        raise ValueError(f"solutions must have keys 1 and 2, got {sorted(solutions)}")
+    lim = 1.25 * max(np.abs(c).max() + radius, 2 * radius)
+    grid = np.linspace(-lim, lim, 301)
+    W1, W2 = np.meshgrid(grid, grid)
+    D = np.stack([W1 - c[0], W2 - c[1]], axis=-1)
+    loss = np.einsum("...i,ij,...j->...", D, A, D)
+    fig, axes = plt.subplots(1, 2, figsize=(8, 4), layout="constrained", sharey=True)
+    for ax, order in zip(axes, (1, 2)):
+        w = np.asarray(solutions[order], dtype=float)
+        touch = (w - c) @ A @ (w - c)
+        # contour levels spaced so that one of them passes through the solution
+        ax.contour(W1, W2, loss, levels=touch * np.arange(1, levels + 1) ** 2 / 4, colors="0.6", linewidths=0.8)
+        ax.contour(W1, W2, loss, levels=[touch], colors="0.2", linewidths=1.4)
+        if order == 1:
+            region = Polygon(radius * np.array([[1, 0], [0, 1], [-1, 0], [0, -1]]), closed=True)
+            color, name = COLORS["lasso"], "L1 ball (lasso): $|w_1| + |w_2| \\leq t$"
+        else:
+            region = Circle((0, 0), radius)
+            color, name = COLORS["ridge"], "L2 ball (ridge): $w_1^2 + w_2^2 \\leq t^2$"
+        region.set(facecolor=color, alpha=0.35, edgecolor=color, linewidth=1.5)
+        ax.add_patch(region)
+        ax.plot(*c, "k+", markersize=10, label="least squares $\\hat w$")
+        ax.plot(*w, "o", color=color, markeredgecolor="k", markersize=8, label=f"constrained minimum ({w[0]:.2f}, {w[1]:.2f})")
+        ax.axhline(0, color="0.85", lw=0.8, zorder=0)
+        ax.axvline(0, color="0.85", lw=0.8, zorder=0)
+        ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xlabel="$w_1$", title=name)
+        ax.legend(loc="lower left", fontsize="small")
+    axes[0].set_ylabel("$w_2$")
+    return fig
+
+
+def plot_shrinkage(z, curves: dict, *, threshold: float | None = None, ax=None):
+    """Estimated coefficient against the least-squares coefficient ``z`` for orthonormal
+    features: one line per entry of ``curves`` (label -> array like ``z``)."""
+    ax = _axes(ax, figsize=(5.2, 4.0))
+    z = np.asarray(z, dtype=float)
+    styles = {"ols": ("--", COLORS["ols"]), "ridge": ("-", COLORS["ridge"]), "lasso": ("-", COLORS["lasso"]), "elasticnet": ("-", COLORS["elasticnet"])}
+    for i, (label, w) in enumerate(curves.items()):
+        w = np.asarray(w, dtype=float)
+        if w.shape != z.shape:
+            raise ValueError(f"curve {label!r} has shape {w.shape}, z has {z.shape}")
+        key = next((k for k in styles if label.lower().replace(" ", "").startswith(k)), None)
+        ls, color = styles.get(key, ("-", f"C{i}"))
+        ax.plot(z, w, ls, color=color, lw=2, label=label)
+    if threshold is not None:
+        ax.axvspan(-threshold, threshold, color=COLORS["lasso"], alpha=0.12, label="lasso sets to 0")
+    ax.axhline(0, color="0.85", lw=0.8, zorder=0)
+    ax.set(xlabel="least-squares coefficient $z_j = x_j^\\top y$", ylabel="penalized coefficient $w_j$")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_path(path, *, true_coef=None, groups=None, chosen_alpha=None, ax=None, title=None, absolute=False):
+    """Coefficient of every feature against alpha (log scale).
+
+    Features in the true support are coloured by correlated block (black: independent), the
+    rest are grey; ``chosen_alpha`` is marked with a dashed vertical line.
+    """
+    _check_path(path)
+    ax = _axes(ax)
+    coefs = np.abs(path.coefs) if absolute else path.coefs
+    colors = _feature_colors(coefs.shape[0], true_coef, groups)
+    # grey null features first, so the true support is drawn on top
+    order = sorted(range(coefs.shape[0]), key=lambda j: colors[j] != COLORS["null"])
+    for j in order:
+        null = colors[j] == COLORS["null"]
+        ax.plot(path.alphas, coefs[j], color=colors[j], lw=0.8 if null else 1.5, zorder=1 if null else 2)
+    if chosen_alpha is not None:
+        ax.axvline(chosen_alpha, color="k", ls="--", lw=1, label=f"chosen alpha = {chosen_alpha:.3g}")
+        ax.legend(fontsize="small", loc="upper right")
+    ax.axhline(0, color="0.5", lw=0.6)
+    ax.set_xscale("log")
+    ax.set(xlabel="alpha (log scale)", ylabel="|coefficient|" if absolute else "coefficient")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_mse_curves(alphas, *, train, cv_mean, cv_se=None, test=None, chosen_alpha=None, ols_test=None, ax=None, title=None):
+    """Training, cross-validated (± one standard error) and test MSE against alpha."""
+    ax = _axes(ax)
+    alphas = np.asarray(alphas, dtype=float)
+    ax.plot(alphas, train, color=COLORS["train"], lw=2, label="training")
+    ax.plot(alphas, cv_mean, color=COLORS["cv"], lw=2, label="5-fold CV (training split)")
+    if cv_se is not None:
+        ax.fill_between(alphas, np.asarray(cv_mean) - cv_se, np.asarray(cv_mean) + cv_se, color=COLORS["cv"], alpha=0.2, lw=0)
+    if test is not None:
+        ax.plot(alphas, test, color=COLORS["test"], lw=1.5, ls=":", label="test (shown, never used to choose)")
+    if ols_test is not None:
+        ax.axhline(ols_test, color=COLORS["ols"], ls="-.", lw=1, label="OLS test MSE")
+    if chosen_alpha is not None:
+        ax.axvline(chosen_alpha, color="k", ls="--", lw=1, label=f"chosen alpha = {chosen_alpha:.3g}")
+    ax.set_xscale("log")
+    ax.set(xlabel="alpha (log scale)", ylabel="mean squared error")
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_coef_and_mse(path, mse: dict, *, true_coef=None, groups=None, chosen_alpha=None, ax=None, title=None, mse_ylim=None):
+    """The dual-axis view: |coefficient| of every feature (left axis) and MSE curves (right
+    axis, ``mse`` maps a label to an array over ``path.alphas``) against alpha, log scale.
+    Returns the left Axes; the right one is ``ax.right_ax``."""
+    _check_path(path)
+    ax = plot_path(path, true_coef=true_coef, groups=groups, ax=ax, absolute=True)
+    ax2 = ax.twinx()
+    styles = {"train": ("-", COLORS["train"]), "cv": ("-", COLORS["cv"]), "test": (":", COLORS["test"])}
+    for i, (label, values) in enumerate(mse.items()):
+        values = np.asarray(values, dtype=float)
+        if values.shape != path.alphas.shape:
+            raise ValueError(f"mse[{label!r}] has shape {values.shape}, the path has {path.alphas.shape} alphas")
+        key = next((k for k in styles if label.lower().startswith(k)), None)
+        ls, color = styles.get(key, ("-", f"C{i}"))
+        ax2.plot(path.alphas, values, ls, color=color, lw=2.2, label=f"{label} MSE")
+    if chosen_alpha is not None:
+        ax2.axvline(chosen_alpha, color="k", ls="--", lw=1, label=f"chosen alpha = {chosen_alpha:.3g}")
+    ax2.set_ylabel("mean squared error")
+    if mse_ylim is not None:
+        ax2.set_ylim(*mse_ylim)
+    ax2.legend(fontsize="small", loc="upper left")
+    if title:
+        ax.set_title(title)
+    ax.right_ax = ax2
+    return ax
+
+
+def plot_coef_comparison(coefs: dict, *, true_coef=None, groups=None, feature_names=None, ax=None):
+    """Coefficients of several models side by side, one marker per feature and model.
+
+    Correlated blocks are shaded and labelled; the true coefficients (if given) are drawn as
+    black bars.
+    """
+    ax = _axes(ax, figsize=(10, 3.8))
+    names = list(coefs)
+    if not names:
+        raise ValueError("coefs is empty")
+    n = len(np.asarray(coefs[names[0]]))
+    x = np.arange(n)
+    if groups is not None:
+        for g in sorted(set(int(v) for v in groups if v >= 0)):
+            idx = np.flatnonzero(np.asarray(groups) == g)
+            ax.axvspan(idx.min() - 0.5, idx.max() + 0.5, color="0.93" if g % 2 else "0.87", zorder=0)
+    if true_coef is not None:
+        ax.bar(x, true_coef, width=0.8, color="none", edgecolor="k", lw=1, label="true", zorder=1)
+    offsets = np.linspace(-0.25, 0.25, len(names)) if len(names) > 1 else [0.0]
+    markers = "os^Dv"
+    for i, (name, w) in enumerate(coefs.items()):
+        w = np.asarray(w, dtype=float)
+        if w.shape != (n,):
+            raise ValueError(f"coefs[{name!r}] has shape {w.shape}, expected ({n},)")
+        key = name.lower().replace(" ", "")
+        color = next((COLORS[k] for k in ("ols", "ridge", "lasso", "elasticnet") if key.startswith(k)), f"C{i}")
+        zero = w == 0
+        ax.scatter(x[~zero] + offsets[i], w[~zero], s=18, marker=markers[i % 5], color=color, label=name, zorder=3)
+        ax.scatter(x[zero] + offsets[i], w[zero], s=18, marker=markers[i % 5], facecolor="none", edgecolor=color, lw=0.8, zorder=3)
+    ax.axhline(0, color="0.5", lw=0.6)
+    if feature_names is not None:
+        ax.set_xticks(x[::4], [feature_names[j] for j in x[::4]], fontsize="small")
+    ax.set(xlim=(-0.7, n - 0.3), xlabel="feature (shaded: correlated blocks; hollow marker: exactly 0)", ylabel="coefficient")
+    ax.legend(fontsize="small", ncol=len(names) + 1, loc="upper right")
+    return ax
+
+
+def plot_path_frame(path, k: int, *, mse: dict, true_coef=None, groups=None, mse_ylim=None):
+    """One frame of the interactive figure: the coefficients at ``path.alphas[k]`` (left) and
+    MSE curves along the whole path (right; ``mse`` maps a label such as ``"training"`` or
+    ``"CV"`` to an array over ``path.alphas``) with ``alphas[k]`` marked. Returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    _check_path(path)
+    if not 0 <= k < len(path.alphas):
+        raise ValueError(f"k must index path.alphas (0..{len(path.alphas) - 1}), got {k}")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2), layout="constrained", width_ratios=(1.6, 1))
+    w = path.coefs[:, k]
+    n = len(w)
+    colors = _feature_colors(n, true_coef, groups)
+    left.bar(np.arange(n), w, color=colors, width=0.8)
+    if true_coef is not None:
+        left.scatter(np.arange(n), true_coef, marker="_", s=60, color="k", lw=1.2, label="true", zorder=3)
+        left.legend(fontsize="small", loc="lower right")
+    lim = 1.1 * np.abs(path.coefs).max()
+    left.set(ylim=(-lim, lim), xlabel="feature index", ylabel="coefficient")
+    label = path.penalty if path.l1_ratio is None else f"{path.penalty}, l1_ratio={path.l1_ratio:g}"
+    left.set_title(f"{label}: alpha={path.alphas[k]:.3g}, {np.count_nonzero(w)} non-zero", fontsize="medium")
+    styles = {"train": ("-", COLORS["train"]), "cv": ("-", COLORS["cv"]), "test": (":", COLORS["test"])}
+    for i, (name, values) in enumerate(mse.items()):
+        values = np.asarray(values, dtype=float)
+        if values.shape != path.alphas.shape:
+            raise ValueError(f"mse[{name!r}] has shape {values.shape}, the path has {path.alphas.shape} alphas")
+        ls, color = styles.get(next((s for s in styles if name.lower().startswith(s)), None), ("-", f"C{i}"))
+        right.plot(path.alphas, values, ls, color=color, lw=1.8, label=name)
+        right.plot(path.alphas[k], values[k], "o", color=color, ms=5)
+    right.axvline(path.alphas[k], color="k", ls="--", lw=1)
+    right.set_xscale("log")
+    if mse_ylim is not None:
+        right.set_ylim(*mse_ylim)
+    right.set(xlabel="alpha (log scale)", ylabel="MSE")
+    right.legend(fontsize="small", loc="upper left")
+    return fig

@@ -1,0 +1,89 @@
+"""regutils.plots: each function draws what it is given and rejects mismatched input."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from regutils import plots  # noqa: E402
+from regutils.penalties import CoefPath  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture
+def path():
+    alphas = np.logspace(-2, 1, 5)
+    coefs = np.array([[3.0, 2.0, 1.0, 0.0, 0.0], [0.5, 0.2, 0.0, 0.0, 0.0], [-1.0, -0.5, 0.0, 0.0, 0.0]])
+    return CoefPath(alphas=alphas, coefs=coefs, intercepts=np.zeros(5), penalty="lasso")
+
+
+def test_constraint_regions():
+    fig = plots.plot_constraint_regions(np.eye(2), [1.5, 0.5], 1.0, {1: [1.0, 0.0], 2: [0.95, 0.32]})
+    assert isinstance(fig, Figure) and len(fig.axes) == 2
+    # the solution marker is drawn at the given point
+    xy = [tuple(line.get_xydata()[0]) for line in fig.axes[0].lines if line.get_marker() == "o"]
+    assert xy == [(1.0, 0.0)]
+    with pytest.raises(ValueError, match="solutions must have keys 1 and 2"):
+        plots.plot_constraint_regions(np.eye(2), [1.5, 0.5], 1.0, {1: [1.0, 0.0]})
+
+
+def test_shrinkage():
+    z = np.linspace(-2, 2, 5)
+    ax = plots.plot_shrinkage(z, {"OLS": z, "ridge": z / 2}, threshold=0.5)
+    assert isinstance(ax, Axes) and len(ax.lines) == 3  # two curves and the zero line
+    np.testing.assert_allclose(ax.lines[1].get_ydata(), z / 2)
+    with pytest.raises(ValueError, match="curve 'bad' has shape"):
+        plots.plot_shrinkage(z, {"bad": z[:3]})
+
+
+def test_path_colours_true_support(path):
+    ax = plots.plot_path(path, true_coef=np.array([1.0, 0.0, -1.0]), groups=np.array([0, 0, -1]), chosen_alpha=0.1)
+    colours = {tuple(line.get_ydata()): line.get_color() for line in ax.lines[:3]}
+    assert colours[tuple(path.coefs[1])] == plots.COLORS["null"]
+    assert colours[tuple(path.coefs[0])] == plots.BLOCK_COLORS[0]
+    assert colours[tuple(path.coefs[2])] == "black"
+    assert ax.get_xscale() == "log"
+    with pytest.raises(TypeError, match="expected a CoefPath"):
+        plots.plot_path(np.zeros((3, 5)))
+
+
+def test_mse_curves_and_dual_axis(path):
+    curve = np.linspace(1, 2, 5)
+    ax = plots.plot_mse_curves(path.alphas, train=curve, cv_mean=curve + 1, cv_se=0.1 * curve, test=curve + 2, chosen_alpha=0.1)
+    assert len(ax.get_legend().get_texts()) == 4
+    ax = plots.plot_coef_and_mse(path, {"training": curve, "CV": curve + 1}, chosen_alpha=0.1, mse_ylim=(0, 5))
+    assert ax.right_ax.get_ylim() == (0, 5) and ax.get_ylabel() == "|coefficient|"
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), np.abs(path.coefs[0]))
+    with pytest.raises(ValueError, match=r"mse\['CV'\] has shape \(2,\), the path has \(5,\) alphas"):
+        plots.plot_coef_and_mse(path, {"CV": curve[:2]})
+
+
+def test_coef_comparison():
+    ax = plots.plot_coef_comparison({"Ridge": [1.0, 0.5, 0.2], "Lasso": [1.0, 0.0, 0.0]}, true_coef=[1, 0, 0], groups=[0, 0, -1])
+    # hollow markers for the exact zeros: lasso has two
+    sizes = [len(c.get_offsets()) for c in ax.collections]
+    assert sizes == [3, 0, 1, 2]
+    with pytest.raises(ValueError, match="coefs is empty"):
+        plots.plot_coef_comparison({})
+    with pytest.raises(ValueError, match=r"coefs\['B'\] has shape \(2,\), expected \(3,\)"):
+        plots.plot_coef_comparison({"A": [1.0, 0.0, 0.0], "B": [1.0, 0.0]})
+
+
+def test_path_frame(path):
+    fig = plots.plot_path_frame(path, 2, mse={"training": np.arange(5.0)})
+    left, right = fig.axes
+    heights = [p.get_height() for p in left.patches]
+    np.testing.assert_allclose(heights, path.coefs[:, 2])
+    assert "1 non-zero" in left.get_title()
+    assert right.lines[-1].get_xdata()[0] == pytest.approx(path.alphas[2])
+    with pytest.raises(ValueError, match=r"k must index path.alphas \(0..4\), got 5"):
+        plots.plot_path_frame(path, 5, mse={})
