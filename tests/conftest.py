@@ -1,4 +1,4 @@
-"""Small shared fixtures: a seeded rng, tiny synthetic IDX files, the MNIST mirror."""
+"""Shared fixtures: a seeded rng, tiny synthetic IDX files, the MNIST mirror, the built book."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import gzip
 import hashlib
 import os
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -55,3 +57,32 @@ def mnist_mirror():
     if not path or not Path(path).is_dir():
         pytest.skip("REGUTILS_MNIST_MIRROR does not name a folder with MNIST")
     return Path(path)
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory):
+    """The ``_build`` folder of the whole book, built once per session with the README's flags.
+
+    tests/test_book.py checks its pages and figures, tests/test_browser.py drives it in a
+    browser. ``REGUTILS_BUILT_BOOK=_build`` uses a build that ``make book`` just made instead
+    (the publishing workflow tests the very site it deploys, without building it twice).
+    """
+    given = os.environ.get("REGUTILS_BUILT_BOOK")
+    if given:
+        build = Path(given).resolve()
+        assert (build / "html" / "index.html").is_file(), f"REGUTILS_BUILT_BOOK={given}: no site"
+        return build
+    out = tmp_path_factory.mktemp("book")
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "build_book.py"), "--path-output", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    log = proc.stdout + proc.stderr
+    reports = out / "_build" / "html" / "reports"
+    if reports.is_dir():
+        for report in sorted(reports.glob("*.err.log")):
+            log += f"\n--- {report.name}\n{report.read_text()}"
+    assert proc.returncode == 0, log[-20000:]
+    return out / "_build"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -63,24 +62,6 @@ def test_source_hash_sees_every_module(tmp_path):
     first = build_book.source_hash(pkg)
     (pkg / "sub" / "b.py").write_text("y = 3\n")
     assert build_book.source_hash(pkg) != first
-
-
-@pytest.fixture(scope="module")
-def built_book(tmp_path_factory):
-    out = tmp_path_factory.mktemp("book")
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "build_book.py"), "--path-output", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    log = proc.stdout + proc.stderr
-    reports = out / "_build" / "html" / "reports"
-    if reports.is_dir():
-        for report in sorted(reports.glob("*.err.log")):
-            log += f"\n--- {report.name}\n{report.read_text()}"
-    assert proc.returncode == 0, log[-20000:]
-    return out / "_build"
 
 
 @pytest.mark.slow
