@@ -7,6 +7,8 @@ chapter that only needs scikit-learn never pays for importing torch.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 
 __version__ = "0.1.0"
 
@@ -29,7 +31,9 @@ _EXPORTS = {
     "History": "train",
     "fit": "train",
     "sweep": "sweep",
+    "SweepResult": "sweep",
     "evaluate": "evaluate",
+    "predict": "evaluate",
     # parameter norm penalties (scikit-learn)
     "ridge_objective": "penalties",
     "lasso_objective": "penalties",
@@ -65,3 +69,20 @@ def __getattr__(name: str):
 
 def __dir__():
     return sorted(set(globals()) | set(_EXPORTS))
+
+
+class _Package(types.ModuleType):
+    """``regutils.sweep`` and ``regutils.evaluate`` name both a function and its submodule.
+
+    Importing a submodule makes Python set it as an attribute of the package, which would
+    replace the function (``ru.sweep`` would become the module after any
+    ``from regutils.sweep import SweepResult``). This keeps the function.
+    """
+
+    def __setattr__(self, name, value):
+        if isinstance(value, types.ModuleType) and _EXPORTS.get(name) == name:
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -518,7 +518,7 @@ class MNISTData:
     X_test: "torch.Tensor"
     y_test: "torch.Tensor"
     spec: dict = field(default_factory=dict)
-    """Plain, JSON-able description of the data (name, sizes, seeds): a cache key."""
+    """A plain, JSON-able description of the data (name, sizes, seeds), used in cache keys."""
 
     @property
     def device(self) -> "torch.device":

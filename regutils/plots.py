@@ -53,7 +53,7 @@ def plot_constraint_regions(A, center, radius: float, solutions: dict, *, levels
 
     ``A`` and ``center`` define the loss ``(w - center)^T A (w - center)``; ``solutions`` maps
     ``1`` and ``2`` to the constrained minimizers (from
-    :func:`regutils.penalties.norm_ball_minimizer`). Returns a Figure with two panels.
+    :func:`regutils.norm_ball_minimizer`). Returns a Figure with two panels.
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import Circle, Polygon
@@ -162,7 +162,7 @@ def plot_mse_curves(alphas, *, train, cv_mean, cv_se=None, test=None, chosen_alp
 
 
 def plot_coef_and_mse(path, mse: dict, *, true_coef=None, groups=None, chosen_alpha=None, ax=None, title=None, mse_ylim=None):
-    """The dual-axis view: |coefficient| of every feature (left axis) and MSE curves (right
+    """The dual-axis view: ``|coefficient|`` of every feature (left axis) and MSE curves (right
     axis, ``mse`` maps a label to an array over ``path.alphas``) against alpha, log scale.
     Returns the left Axes; the right one is ``ax.right_ax``."""
     _check_path(path)

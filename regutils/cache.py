@@ -1,0 +1,156 @@
+"""On-disk cache of training results, so chapters rebuild without retraining.
+
+``fit(..., cache=True)`` and ``sweep(..., cache=True)`` store what they produced — the
+:class:`~regutils.History` (or histories) and the trained weights — in one file per run,
+named by a key: the sha256 of
+
+* the run's configuration (every argument that changes the result, the model's
+  architecture and, for ``fit``, a digest of its *initial* weights),
+* ``data.spec`` (which data, which split, which subset) and the device type,
+* a hash of the source of every ``regutils/*.py`` file, so any code change invalidates
+  every stored result.
+
+A lookup that finds the file returns its contents and the caller skips training. Files are
+written to a temporary name in the cache folder and moved into place with ``os.replace``, so
+a crash or a concurrent writer never leaves a partial entry; an unreadable entry counts as a
+miss and is overwritten.
+
+Environment
+-----------
+``REGUTILS_CACHE=0`` (or ``false``/``no``/``off``)
+    Turns caching off: ``cache=True`` then trains every time and stores nothing.
+``REGUTILS_CACHE_DIR``
+    Where entries live. Default: ``<repository>/_build/regutils-cache`` when ``regutils``
+    runs from the book's checkout (``make clean`` empties it), else ``~/.cache/regutils``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+
+__all__ = ["enabled", "cache_dir", "source_hash", "make_key", "load", "save", "clear", "state_digest"]
+
+CACHE_ENV = "REGUTILS_CACHE"
+CACHE_DIR_ENV = "REGUTILS_CACHE_DIR"
+_PACKAGE = Path(__file__).resolve().parent
+_REPO = _PACKAGE.parent
+
+
+def enabled() -> bool:
+    """False when ``REGUTILS_CACHE`` is ``0``, ``false``, ``no`` or ``off``."""
+    return os.environ.get(CACHE_ENV, "").strip().lower() not in {"0", "false", "no", "off"}
+
+
+def cache_dir() -> Path:
+    """The cache folder (not created here); see the module docstring for the rules."""
+    env = os.environ.get(CACHE_DIR_ENV)
+    if env:
+        return Path(env).expanduser()
+    if (_REPO / "_toc.yml").is_file() and (_REPO / "_config.yml").is_file():
+        return _REPO / "_build" / "regutils-cache"
+    return Path.home() / ".cache" / "regutils"
+
+
+@functools.lru_cache(maxsize=1)
+def source_hash() -> str:
+    """sha256 over the relative path and bytes of every ``.py`` file of ``regutils``, sorted.
+
+    Computed once per process (the same rule as ``tools/build_book.py``).
+    """
+    digest = hashlib.sha256()
+    for path in sorted(_PACKAGE.rglob("*.py")):
+        digest.update(path.relative_to(_PACKAGE).as_posix().encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def state_digest(module: torch.nn.Module) -> str:
+    """sha256 of a module's ``state_dict`` (names, dtypes, shapes and values)."""
+    digest = hashlib.sha256()
+    for name, tensor in module.state_dict().items():
+        t = tensor.detach().to("cpu").contiguous()
+        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def make_key(kind: str, config: dict, data) -> str:
+    """Hex key for a run of ``kind`` (``"fit"``, ``"sweep"``) with a JSON-able ``config`` on ``data``.
+
+    Raises
+    ------
+    TypeError
+        If ``config`` or ``data.spec`` holds something JSON cannot encode.
+    """
+    payload = {
+        "kind": kind,
+        "config": config,
+        "data": getattr(data, "spec", None),
+        "device_type": data.device.type,
+        "source": source_hash(),
+        "torch": torch.__version__,
+    }
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _path(key: str) -> Path:
+    return cache_dir() / f"{key}.pt"
+
+
+def load(key: str) -> dict | None:
+    """The stored entry for ``key`` (tensors on the CPU), or None on a miss or an unreadable file."""
+    path = _path(key)
+    if not path.is_file():
+        return None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # a truncated or foreign file is a miss; save() replaces it
+        return None
+
+
+def save(key: str, entry: dict) -> Path:
+    """Store ``entry`` (plain data and tensors) under ``key`` atomically; return the file."""
+    path = _path(key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    torch.save(_to_cpu(entry), buffer)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(buffer.getvalue())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def clear() -> int:
+    """Delete every entry in :func:`cache_dir`; return how many files were removed."""
+    folder = cache_dir()
+    if not folder.is_dir():
+        return 0
+    count = sum(1 for p in folder.iterdir() if p.is_file())
+    shutil.rmtree(folder)
+    return count
+
+
+def _to_cpu(obj):
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu")
+    if isinstance(obj, dict):
+        return {k: _to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_cpu(v) for v in obj)
+    return obj

@@ -1,0 +1,82 @@
+"""``evaluate``: a trained classifier's loss, accuracy, F1 scores and confusion matrix on one split."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["evaluate", "predict"]
+
+SPLITS = ("train", "val", "test")
+EVAL_BATCH_SIZE = 4096
+
+
+@torch.no_grad()
+def predict(model: nn.Module, X: torch.Tensor, *, batch_size: int = EVAL_BATCH_SIZE) -> torch.Tensor:
+    """Logits of ``model`` for every row of ``X``, in evaluation mode, without gradients.
+
+    Rows go through in batches of ``batch_size`` (memory only; the result does not depend on
+    it). The model's training/evaluation mode is restored afterwards.
+    """
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    was_training = model.training
+    model.eval()
+    try:
+        return torch.cat([model(X[i : i + batch_size]) for i in range(0, len(X), batch_size)])
+    finally:
+        model.train(was_training)
+
+
+def evaluate(model: nn.Module, data, split: str = "test", *, batch_size: int = EVAL_BATCH_SIZE) -> dict:
+    """Score ``model`` on one split of ``data``.
+
+    Parameters
+    ----------
+    model
+        A classifier returning logits; it is run in evaluation mode (dropout off) on the
+        data's device, and its mode is restored afterwards.
+    data
+        :class:`regutils.MNISTData`.
+    split
+        ``"test"`` (default), ``"val"`` or ``"train"``.
+    batch_size
+        Rows per forward pass (memory only).
+
+    Returns
+    -------
+    dict
+        ``loss``: mean cross-entropy in nats; ``accuracy`` and ``error = 1 - accuracy``;
+        ``f1_weighted`` and ``f1_macro``: :func:`sklearn.metrics.f1_score` with
+        ``average="weighted"`` (per-class F1 weighted by class frequency) and ``"macro"``
+        (unweighted mean over the classes present in ``y`` or the predictions); ``confusion``: the :func:`sklearn.metrics.confusion_matrix`
+        as a numpy array, rows = true class, columns = predicted class, one row and column per
+        output of the model; ``n``: number of rows scored.
+
+    Raises
+    ------
+    ValueError
+        If ``split`` is not one of ``train``, ``val``, ``test``.
+    """
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
+    X, y = getattr(data, f"X_{split}"), getattr(data, f"y_{split}")
+    logits = predict(model.to(X.device), X, batch_size=batch_size)
+    loss = F.cross_entropy(logits, y).item()
+    y_true = y.cpu().numpy()
+    y_hat = logits.argmax(1).cpu().numpy()
+    labels = np.arange(logits.shape[1])
+    accuracy = float(accuracy_score(y_true, y_hat))
+    return {
+        "loss": loss,
+        "accuracy": accuracy,
+        "error": 1.0 - accuracy,
+        "f1_weighted": float(f1_score(y_true, y_hat, average="weighted", zero_division=0)),
+        "f1_macro": float(f1_score(y_true, y_hat, average="macro", zero_division=0)),
+        "confusion": confusion_matrix(y_true, y_hat, labels=labels),
+        "n": int(len(y_true)),
+    }

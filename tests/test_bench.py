@@ -1,0 +1,85 @@
+"""python -m regutils.bench: the table, the JSON keys and the ratios' arithmetic."""
+
+import json
+
+import pytest
+import torch
+
+from regutils import bench
+
+from _engine_fixtures import synthetic_mnist
+
+REQUIRED = {
+    "device",
+    "loader_samples_per_s",
+    "fit_bs64_samples_per_s",
+    f"fit_bs{bench.BOOK_BATCH_SIZE}_samples_per_s",
+    "sweep_model_samples_per_s",
+    "ratio_fit_vs_loader",
+    "ratio_sweep_vs_fit",
+}
+
+
+def fake_result():
+    return {
+        "device": "cpu",
+        "device_description": "CPU: test",
+        "book_batch_size": bench.BOOK_BATCH_SIZE,
+        "sweep_k": 16,
+        "loader_samples_per_s": 1000.0,
+        "fit_bs64_samples_per_s": 3000.0,
+        f"fit_bs{bench.BOOK_BATCH_SIZE}_samples_per_s": 4000.0,
+        "sweep_model_samples_per_s": 3300.0,
+        "ratio_fit_vs_loader": 3.0,
+        "ratio_sweep_vs_fit": 1.1,
+    }
+
+
+def test_table_lists_every_measurement():
+    table = bench.format_table(fake_result())
+    for text in ("DataLoader", "fit, batch 64", f"fit, batch {bench.BOOK_BATCH_SIZE}", "sweep, K=16", "3.00x", "1.10x"):
+        assert text in table
+
+
+def test_main_writes_json(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(bench, "run", lambda quick, device: fake_result())
+    out = tmp_path / "sub" / "bench.json"
+    assert bench.main(["--quick", "--json", str(out)]) == 0
+    assert json.loads(out.read_text()) == fake_result()
+    assert "DataLoader" in capsys.readouterr().out
+
+
+def test_fit_and_sweep_rates_on_synthetic_data(monkeypatch):
+    monkeypatch.setattr(bench, "HIDDEN", (16,))
+    data = synthetic_mnist(n_train=256, n_val=64, n_test=8)
+    assert bench.bench_fit(data, 32, warmup=1, steps=4) > 0
+    assert bench.bench_sweep(data, 3, warmup=1, steps=4) > 0
+
+
+@pytest.mark.slow
+def test_quick_run_on_mnist(mnist_mirror, tmp_path, monkeypatch):
+    tiny = {"warmup": 2, "loader": 5, "fit64": 5, "fit_book": 3, "sweep": 2}
+    monkeypatch.setitem(bench.STEPS, "quick", tiny)
+    monkeypatch.setattr(bench, "SWEEP_K", 2)
+    out = tmp_path / "bench.json"
+    bench.main(["--quick", "--json", str(out), "--device", "cpu"])
+    result = json.loads(out.read_text())
+    assert REQUIRED <= set(result)
+    assert result["device"] == "cpu" and result["steps"] == tiny
+    assert result["ratio_fit_vs_loader"] == pytest.approx(
+        result["fit_bs64_samples_per_s"] / result["loader_samples_per_s"])
+    assert result["ratio_sweep_vs_fit"] == pytest.approx(
+        result["sweep_model_samples_per_s"] / result["fit_bs64_samples_per_s"])
+
+
+def test_threads_option(monkeypatch, capsys):
+    monkeypatch.setattr(bench, "run", lambda quick, device: fake_result())
+    with pytest.raises(SystemExit):
+        bench.main(["--threads", "0"])
+    assert "--threads must be >= 1" in capsys.readouterr().err
+    before = torch.get_num_threads()
+    try:
+        bench.main(["--threads", "1"])
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

@@ -1,0 +1,138 @@
+"""The on-disk result cache: hits skip training, any change of input misses, writes are atomic."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import regutils as ru
+from regutils import cache
+from regutils.models import MLP
+
+from _engine_fixtures import synthetic_mnist
+
+ROOT = Path(__file__).resolve().parents[1]
+HIDDEN = (16,)
+FIT = dict(epochs=1, lr=1e-3, batch_size=128, progress=False)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return synthetic_mnist(n_train=256, n_val=128, n_test=64)
+
+
+@pytest.fixture(autouse=True)
+def cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("REGUTILS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("REGUTILS_CACHE", raising=False)
+    return tmp_path / "cache"
+
+
+def forbid_training(monkeypatch):
+    def boom(*args, **kwargs):
+        raise AssertionError("trained although the result was cached")
+
+    monkeypatch.setattr(sys.modules["regutils.train"], "_train", boom)
+    monkeypatch.setattr(sys.modules[ru.sweep.__module__], "_train_chunk", boom)
+
+
+def test_fit_hit_returns_history_and_weights_without_training(data, cache_dir, monkeypatch):
+    first = MLP(hidden=HIDDEN, seed=0)
+    h1 = ru.fit(first, data, cache=True, **FIT)
+    assert not h1.cached and len(list(cache_dir.glob("*.pt"))) == 1
+    forbid_training(monkeypatch)
+    second = MLP(hidden=HIDDEN, seed=0)
+    h2 = ru.fit(second, data, cache=True, **FIT)
+    assert h2.cached
+    assert {**h2.to_dict(), "cached": False} == h1.to_dict()
+    for k, v in first.state_dict().items():
+        assert torch.equal(second.state_dict()[k], v)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"fit": {"lr": 2e-3}},
+        {"fit": {"seed": 1}},
+        {"model": {"seed": 1}},  # other initial weights
+        {"model": {"p": 0.1}},
+        {"data": 1},
+    ],
+)
+def test_any_change_of_input_is_a_miss(data, cache_dir, change):
+    ru.fit(MLP(hidden=HIDDEN, seed=0), data, cache=True, **FIT)
+    d = synthetic_mnist(n_train=256, n_val=128, n_test=64, seed=1) if "data" in change else data
+    model = MLP(hidden=HIDDEN, **{"seed": 0, **change.get("model", {})})
+    h = ru.fit(model, d, cache=True, **{**FIT, **change.get("fit", {})})
+    assert not h.cached and len(list(cache_dir.glob("*.pt"))) == 2
+
+
+def test_source_change_changes_the_key(data, monkeypatch):
+    key = cache.make_key("fit", {"a": 1}, data)
+    monkeypatch.setattr(cache, "source_hash", lambda: "0" * 64)
+    assert cache.make_key("fit", {"a": 1}, data) != key
+
+
+def test_source_hash_agrees_with_the_book_build_script():
+    spec = importlib.util.spec_from_file_location("build_book", ROOT / "tools" / "build_book.py")
+    build_book = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build_book)
+    assert cache.source_hash() == build_book.source_hash(ROOT / "regutils")
+
+
+def test_env_switch_disables_cache(data, cache_dir, monkeypatch):
+    monkeypatch.setenv("REGUTILS_CACHE", "0")
+    ru.fit(MLP(hidden=HIDDEN, seed=0), data, cache=True, **FIT)
+    h = ru.fit(MLP(hidden=HIDDEN, seed=0), data, cache=True, **FIT)
+    assert not h.cached and not cache_dir.exists()
+
+
+def test_no_cache_unless_asked(data, cache_dir):
+    ru.fit(MLP(hidden=HIDDEN, seed=0), data, **FIT)
+    assert not cache_dir.exists()
+
+
+def test_sweep_hit(data, cache_dir, monkeypatch):
+    configs = [{"p": 0.1}, {"weight_decay": 1e-3, "seed": 2}]
+    kw = dict(epochs=1, batch_size=128, hidden=HIDDEN, progress=False, cache=True)
+    r1 = ru.sweep(configs, data, **kw)
+    forbid_training(monkeypatch)
+    r2 = ru.sweep(configs, data, **kw)
+    assert r2.cached and not r1.cached and r2.chunks == r1.chunks
+    for i in range(2):
+        assert r2.histories[i].val_loss == r1.histories[i].val_loss and r2.histories[i].cached
+        for k, v in r1.model(i).state_dict().items():
+            assert torch.equal(r2.model(i).state_dict()[k], v)
+
+
+def test_atomic_write_and_corrupt_entry_is_a_miss(data, cache_dir):
+    ru.fit(MLP(hidden=HIDDEN, seed=0), data, cache=True, **FIT)
+    (entry,) = cache_dir.glob("*.pt")
+    assert [p.name for p in cache_dir.iterdir()] == [entry.name], "no temporary files left behind"
+    entry.write_bytes(b"not a torch file")
+    h = ru.fit(MLP(hidden=HIDDEN, seed=0), data, cache=True, **FIT)
+    assert not h.cached
+    assert cache.load(entry.stem) is not None, "the bad entry was replaced"
+
+
+def test_failed_write_leaves_nothing(cache_dir, monkeypatch):
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(cache.os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        cache.save("k" * 64, {"x": torch.ones(2)})
+    assert list(cache_dir.iterdir()) == []
+
+
+def test_clear(data, cache_dir):
+    ru.fit(MLP(hidden=HIDDEN, seed=0), data, cache=True, **FIT)
+    assert cache.clear() == 1 and not cache_dir.exists()
+    assert cache.clear() == 0
+
+
+def test_default_location(monkeypatch):
+    monkeypatch.delenv("REGUTILS_CACHE_DIR", raising=False)
+    assert cache.cache_dir() == ROOT / "_build" / "regutils-cache"

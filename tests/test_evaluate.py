@@ -1,0 +1,69 @@
+"""evaluate(): metrics recomputed independently with numpy and scikit-learn."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import f1_score
+
+import regutils as ru
+from regutils.models import MLP
+
+from _engine_fixtures import synthetic_mnist
+
+
+@pytest.fixture(scope="module")
+def trained():
+    data = synthetic_mnist(n_test=300, signal=0.2)
+    model = MLP(hidden=(32,), p=0.5, seed=0)
+    ru.fit(model, data, epochs=2, lr=1e-3, batch_size=64, progress=False)
+    return model, data
+
+
+def test_metrics_match_numpy_and_sklearn(trained):
+    model, data = trained
+    W1, b1 = model.layers[0].weight.detach().numpy(), model.layers[0].bias.detach().numpy()
+    W2, b2 = model.layers[1].weight.detach().numpy(), model.layers[1].bias.detach().numpy()
+    X, y = data.X_test.numpy().astype(np.float64), data.y_test.numpy()
+    logits = np.maximum(X @ W1.T + b1, 0) @ W2.T + b2  # dropout off: evaluation mode
+    log_probs = logits - logits.max(1, keepdims=True)
+    log_probs -= np.log(np.exp(log_probs).sum(1, keepdims=True))
+    y_hat = logits.argmax(1)
+
+    m = ru.evaluate(model, data)
+    assert m["loss"] == pytest.approx(-log_probs[np.arange(len(y)), y].mean(), rel=1e-5)
+    assert m["accuracy"] == pytest.approx((y_hat == y).mean())
+    assert m["error"] == pytest.approx(1 - (y_hat == y).mean())
+    assert 0.2 < m["accuracy"] < 1.0, "a fixture where some predictions are wrong"
+    assert m["f1_weighted"] == pytest.approx(f1_score(y, y_hat, average="weighted"))
+    assert m["f1_macro"] == pytest.approx(f1_score(y, y_hat, average="macro"))
+    expected = np.zeros((10, 10), dtype=int)
+    np.add.at(expected, (y, y_hat), 1)
+    assert isinstance(m["confusion"], np.ndarray)
+    np.testing.assert_array_equal(m["confusion"], expected)
+    assert m["n"] == len(y)
+
+
+def test_splits_batching_and_mode_restored(trained):
+    model, data = trained
+    model.train()
+    a = ru.evaluate(model, data, "val")
+    b = ru.evaluate(model, data, "val", batch_size=7)
+    assert model.training, "the caller's mode is restored"
+    assert a["accuracy"] == b["accuracy"] and a["loss"] == pytest.approx(b["loss"], rel=1e-6)
+    assert a["n"] == len(data.y_val)
+    assert ru.evaluate(model, data, "train")["n"] == len(data.y_train)
+
+
+def test_evaluate_does_not_build_a_graph(trained):
+    model, data = trained
+    predict = __import__("sys").modules[ru.evaluate.__module__].predict
+    assert not predict(model, data.X_test).requires_grad
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"split": "dev"}, "^split must be one of train, val, test"), ({"batch_size": 0}, "^batch_size must")],
+)
+def test_bad_arguments(trained, kwargs, match):
+    model, data = trained
+    with pytest.raises(ValueError, match=match):
+        ru.evaluate(model, data, **kwargs)

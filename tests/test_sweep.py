@@ -1,0 +1,241 @@
+"""sweep(): K models at once must behave like K separate fits."""
+
+import math
+import sys
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import regutils as ru
+from regutils.models import MLP
+
+from _engine_fixtures import overfitting_mnist, synthetic_mnist
+
+HIDDEN = (32, 32)
+# through ru.sweep first: importing regutils.sweep directly would shadow the function (see report)
+_Stack = sys.modules[ru.sweep.__module__]._Stack
+
+
+@pytest.fixture(scope="module")
+def data():
+    return synthetic_mnist()
+
+
+def fit_alone(data, cfg, **kw):
+    model = MLP(hidden=kw.pop("hidden", HIDDEN), seed=cfg.get("seed", 0))
+    h = ru.fit(model, data, seed=cfg.get("seed", 0), lr=cfg.get("lr", 1e-3),
+               weight_decay=cfg.get("weight_decay", 0.0), decoupled=cfg.get("decoupled", False),
+               progress=False, **kw)
+    return h, model
+
+
+def assert_history_close(a, b, rtol=1e-4, atol=1e-6, acc_atol=1e-6):
+    assert (a.best_epoch, a.stopped_epoch, a.stop_reason) == (b.best_epoch, b.stopped_epoch, b.stop_reason)
+    for name in ("train_loss", "val_loss"):
+        assert getattr(a, name) == pytest.approx(getattr(b, name), rel=rtol, abs=atol), name
+    for name in ("train_acc", "val_acc"):
+        assert getattr(a, name) == pytest.approx(getattr(b, name), abs=acc_atol), name
+
+
+def assert_weights_close(model, ref, atol=1e-5, rtol=1e-4):
+    for k, v in ref.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[k], v, rtol=rtol, atol=atol, msg=k)
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "cfg"),
+    [
+        ("adam", {"seed": 3}),
+        ("adam", {"seed": 1, "weight_decay": 1e-2, "lr": 2e-3}),
+        ("adam", {"seed": 1, "weight_decay": 0.3, "decoupled": True}),
+        ("adamw", {"seed": 2, "weight_decay": 0.1}),
+        ("sgd", {"seed": 0, "lr": 0.05, "weight_decay": 1e-2}),
+    ],
+)
+def test_one_config_sweep_matches_fit(data, optimizer, cfg):
+    kw = dict(epochs=3, batch_size=50, optimizer=optimizer)
+    result = ru.sweep([cfg], data, hidden=HIDDEN, progress=False, **kw)
+    h, model = fit_alone(data, cfg, **kw)
+    assert_history_close(result.histories[0], h)
+    assert_weights_close(result.model(0), model)
+
+
+def test_sweep_matches_fit_with_cosine_schedule_and_distinct_seeds(data):
+    kw = dict(epochs=2, batch_size=64, lr_schedule="cosine")
+    configs = [{"seed": 0, "lr": 3e-3}, {"seed": 7, "lr": 1e-3}]
+    result = ru.sweep(configs, data, hidden=HIDDEN, progress=False, **kw)
+    for cfg, h_sweep, i in zip(configs, result.histories, range(2)):
+        h, model = fit_alone(data, cfg, **kw)
+        assert_history_close(h_sweep, h)
+        assert_weights_close(result.model(i), model)
+
+
+def test_per_model_early_stopping_matches_fit():
+    noisy = overfitting_mnist()
+    kw = dict(epochs=30, batch_size=32, patience=2, hidden=(64, 64))
+    configs = [{"lr": 3e-3}, {"lr": 1e-3}, {"lr": 3e-3, "weight_decay": 1e-3}]
+    result = ru.sweep(configs, noisy, progress=False, **kw)
+    stops = {h.stopped_epoch for h in result.histories}
+    assert len(stops) > 1, "the models should stop at different epochs"
+    for i, cfg in enumerate(configs):
+        h, model = fit_alone(noisy, cfg, **kw)
+        assert h.stop_reason == "early_stopping"
+        # same epochs and decisions exactly; numbers within float noise, which grows while the
+        # networks memorize noisy labels (training loss ~0.003 by the end)
+        # (accuracy: a few of 256 near-tied predictions may flip)
+        assert_history_close(result.histories[i], h, rtol=1e-2, atol=2e-4, acc_atol=4 / 256)
+        assert result.histories[i].restored_best
+        # the weights returned are the best epoch's: recompute their validation loss
+        with torch.no_grad():
+            loss = F.cross_entropy(result.model(i)(noisy.X_val), noisy.y_val).item()
+        assert loss == pytest.approx(result.histories[i].best_val_loss, rel=1e-5)
+
+
+def test_changing_one_model_leaves_the_other_bit_identical(data):
+    a = {"seed": 4, "p": 0.3, "lr": 1e-3}
+    runs = [
+        ru.sweep([a, b], data, epochs=2, batch_size=64, hidden=HIDDEN, progress=False)
+        for b in (
+            {"seed": 4, "p": 0.0, "lr": 1e-3},
+            {"seed": 4, "p": 0.5, "input_p": 0.2, "lr": 5e-3, "weight_decay": 0.1, "decoupled": True},
+        )
+    ]
+    h1, h2 = runs[0].histories[0], runs[1].histories[0]
+    assert h1.train_loss == h2.train_loss and h1.val_loss == h2.val_loss
+    for k, v in runs[0].states[0].items():
+        assert torch.equal(v, runs[1].states[0][k]), k
+    assert runs[0].histories[1].train_loss != runs[1].histories[1].train_loss
+
+
+def test_dropout_sweep_agrees_with_fit_in_distribution(data):
+    seeds = range(4)
+    kw = dict(epochs=2, batch_size=64)
+    result = ru.sweep([{"seed": s, "p": 0.5} for s in seeds], data, hidden=HIDDEN, progress=False, **kw)
+    fits = []
+    for s in seeds:
+        model = MLP(hidden=HIDDEN, p=0.5, seed=s)
+        fits.append(ru.fit(model, data, seed=s, lr=1e-3, progress=False, **kw).val_loss[-1])
+    sweeps = [h.val_loss[-1] for h in result.histories]
+    assert sweeps != fits  # different mask streams ...
+    spread = max(torch.tensor(fits).std().item(), torch.tensor(sweeps).std().item())
+    # ... same distribution: means within a few seed-to-seed standard errors
+    assert abs(sum(fits) / 4 - sum(sweeps) / 4) < 3 * spread + 1e-3
+    # and dropout mattered: without it the same seeds land elsewhere
+    plain = ru.sweep([{"seed": s} for s in seeds], data, hidden=HIDDEN, progress=False, **kw)
+    assert [h.val_loss[-1] for h in plain.histories] != sweeps
+
+
+def test_stack_masks_are_inverted_dropout():
+    base = {"lr": 1e-3, "weight_decay": 0.0, "decoupled": False}
+    configs = [
+        {**base, "seed": 0, "p": [0.5, 0.0], "input_p": 0.0},
+        {**base, "seed": 1, "p": [0.2, 0.8], "input_p": 0.1},
+        {**base, "seed": 2, "p": [0.0, 0.0], "input_p": 0.0},
+    ]
+    widths = (300, 400, 500, 10)
+    stack = _Stack(configs, widths, torch.device("cpu"))
+    masks = stack.masks(2000, widths[:-1])
+    expected = {(0, 1): 0.5, (1, 0): 0.1, (1, 1): 0.2, (1, 2): 0.8}
+    for site, mask in enumerate(masks):
+        for k in range(3):
+            p = expected.get((k, site), 0.0)
+            m = mask[k] if mask is not None else torch.ones(1)
+            kept = m[m != 0]
+            torch.testing.assert_close(kept, torch.full_like(kept, 1 / (1 - p)))
+            frac = (m == 0).float().mean().item()
+            assert abs(frac - p) < 5 * math.sqrt(max(p * (1 - p), 1e-12) / m.numel()) + 1e-9
+
+
+def test_chunking_by_memory_budget_gives_the_same_results(data):
+    configs = [{"seed": 0, "lr": lr} for lr in (1e-3, 2e-3, 3e-3)]
+    kw = dict(epochs=2, batch_size=64, hidden=HIDDEN, progress=False)
+    whole = ru.sweep(configs, data, **kw)
+    chunked = ru.sweep(configs, data, max_memory_bytes=1, **kw)
+    assert whole.chunks == [3] and chunked.chunks == [1, 1, 1]
+    for a, b in zip(whole.histories, chunked.histories):
+        assert_history_close(a, b, rtol=1e-5)
+    for i in range(3):
+        assert_weights_close(chunked.model(i), whole.model(i), atol=1e-6)
+
+
+def test_nonfinite_raise_or_stop(data):
+    configs = [{"lr": 1e-3}, {"lr": 1e20}]
+    kw = dict(epochs=2, batch_size=64, hidden=HIDDEN, optimizer="sgd", progress=False)
+    with pytest.raises(FloatingPointError, match=r"configs\[1\].*at epoch 1\b"):
+        ru.sweep(configs, data, **kw)
+    result = ru.sweep(configs, data, on_nonfinite="stop", **kw)
+    good, bad = result.histories
+    assert good.stop_reason == "completed" and good.stopped_epoch == 2
+    assert bad.stop_reason == "diverged" and bad.stopped_epoch == 1 and bad.train_loss == []
+
+
+def test_result_model_and_summary(data):
+    result = ru.sweep([{"p": 0.2, "label": "a"}, {"weight_decay": 1e-3, "label": "b"}], data, epochs=1,
+                      batch_size=64, hidden=HIDDEN, progress=False)
+    assert len(result) == 2
+    net = result.model(0)
+    assert isinstance(net, MLP) and net.p == (0.2, 0.2) and not net.training
+    with torch.no_grad():
+        loss = F.cross_entropy(net(data.X_val), data.y_val).item()
+    assert loss == pytest.approx(result.histories[0].val_loss[-1], rel=1e-5)
+    table = result.summary()
+    assert list(table["label"]) == ["a", "b"] and len(table) == 2
+    assert table["best_val_loss"].tolist() == [h.best_val_loss for h in result.histories]
+
+
+@pytest.mark.parametrize(
+    ("configs", "kwargs", "match"),
+    [
+        ([], {}, "^configs must be a non-empty list"),
+        ([{"lr": 1e-3}, "x"], {}, r"^configs\[1\] must be a dict"),
+        ([{"dropout": 0.5}], {}, r"^configs\[0\] has unknown key\(s\) \['dropout'\]"),
+        ([{"p": 1.0}], {}, r"^configs\[0\]\['p'\] must be a number in \[0, 1\)"),
+        ([{"p": [0.1]}], {}, r"^configs\[0\]\['p'\] needs one probability per hidden layer"),
+        ([{"lr": 0}], {}, r"^configs\[0\]\['lr'\] must be a finite number > 0"),
+        ([{"weight_decay": -1.0}], {}, r"^configs\[0\]\['weight_decay'\] must"),
+        ([{"seed": "a"}], {}, r"^configs\[0\]\['seed'\] must be an integer"),
+        ([{}], {"hidden": ()}, "^hidden must be a non-empty sequence"),
+        ([{}], {"epochs": 0}, "^epochs must"),
+        ([{}], {"patience": 0}, "^patience must"),
+        ([{}], {"batch_size": 0}, "^batch_size must"),
+        ([{}], {"optimizer": "lbfgs"}, "^optimizer must"),
+        ([{}], {"on_nonfinite": "ignore"}, "^on_nonfinite must"),
+        ([{}], {"max_memory_bytes": 0}, "^max_memory_bytes must"),
+        ([{}], {"out_dim": 0}, "^out_dim must"),
+        ([{}], {"p": 1.5}, r"^configs\[0\]\['p'\] must"),
+    ],
+)
+def test_bad_arguments_raise_naming_the_parameter(data, configs, kwargs, match):
+    args = {"epochs": 1, "batch_size": 64, "hidden": HIDDEN, "progress": False, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        ru.sweep(configs, data, **args)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_stacked_update_matches_torch_optim_per_model(optimizer):
+    """The [K, 1, 1]-tensor update (the GPU path) against torch.optim, one optimizer per model."""
+    update = sys.modules[ru.sweep.__module__]._update
+    lrs, wds, decoupled = [1e-3, 3e-2, 1e-2], [0.0, 0.1, 0.5], [False, False, True]
+    gen = torch.Generator().manual_seed(0)
+    p = torch.randn(3, 5, 4, generator=gen)
+    grads = [torch.randn(3, 5, 4, generator=gen) for _ in range(3)]
+    refs = [torch.nn.Parameter(p[k].clone()) for k in range(3)]
+    opts = []
+    for k, ref in enumerate(refs):
+        if optimizer == "sgd":
+            opts.append(torch.optim.SGD([ref], lr=lrs[k], weight_decay=wds[k]))
+        elif decoupled[k]:
+            opts.append(torch.optim.AdamW([ref], lr=lrs[k], weight_decay=wds[k]))
+        else:
+            opts.append(torch.optim.Adam([ref], lr=lrs[k], weight_decay=wds[k]))
+    col = lambda v: torch.tensor(v, dtype=torch.float32).view(-1, 1, 1)  # noqa: E731
+    dec = col([float(d) for d in decoupled])
+    m, v = torch.zeros_like(p), torch.zeros_like(p)
+    for t, g in enumerate(grads, start=1):
+        update(optimizer, p, g, m, v, t, col(lrs), col(wds) * (1 - dec), col(wds) * dec)
+        for k, (ref, opt) in enumerate(zip(refs, opts)):
+            ref.grad = g[k].clone()
+            opt.step()
+    for k, ref in enumerate(refs):
+        torch.testing.assert_close(p[k], ref.detach(), rtol=1e-5, atol=1e-7)
