@@ -1,0 +1,219 @@
+"""regutils.plots_nn: what is drawn matches the numbers given, computed here independently."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from regutils import plots_nn
+from regutils.train import History
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def make_history(val_loss, *, stop_reason="completed", best_epoch=None):
+    val_loss = list(val_loss)
+    n = len(val_loss)
+    best = int(np.argmin(val_loss)) + 1 if best_epoch is None else best_epoch
+    return History(
+        train_loss=[1.0 / (k + 1) for k in range(n)],
+        train_acc=[0.5 + 0.04 * k for k in range(n)],
+        val_loss=val_loss,
+        val_acc=[0.5 + 0.03 * k for k in range(n)],
+        best_epoch=best,
+        best_val_loss=val_loss[best - 1],
+        stopped_epoch=n,
+        stop_reason=stop_reason,
+    )
+
+
+def test_learning_curves_draw_both_curves_best_point_and_stop_line():
+    h = make_history([0.9, 0.5, 0.4, 0.45, 0.5], stop_reason="early_stopping")
+    ax = plots_nn.plot_learning_curves(h, mark_stop=True)
+    lines = ax.get_lines()
+    train, val, best, stop = lines
+    np.testing.assert_allclose(train.get_ydata(), h.train_loss)
+    np.testing.assert_allclose(val.get_ydata(), [0.9, 0.5, 0.4, 0.45, 0.5])
+    assert list(best.get_xdata()) == [3] and list(best.get_ydata()) == [0.4]
+    assert list(stop.get_xdata()) == [5, 5]
+
+
+def test_learning_curves_error_metric_is_percent_of_wrong_answers():
+    h = make_history([0.9, 0.5])
+    ax = plots_nn.plot_learning_curves([h, h], labels=["a", "b"], metric="error", mark_best=False)
+    assert len(ax.get_lines()) == 4
+    # val_acc 0.5 and 0.53 -> 50 % and 47 % error
+    np.testing.assert_allclose(ax.get_lines()[1].get_ydata(), [50.0, 47.0])
+
+
+def test_learning_curves_without_early_stop_has_no_stop_line():
+    ax = plots_nn.plot_learning_curves(make_history([0.5, 0.4]), mark_stop=True, mark_best=False)
+    assert len(ax.get_lines()) == 2
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(histories=[]), ValueError, "histories is empty"),
+        (dict(histories=[object()]), TypeError, "expected a regutils.History"),
+        (dict(histories=[None, None], labels=["x"]), TypeError, "expected a regutils.History"),
+        (dict(metric="accuracy"), ValueError, "metric must be 'loss' or 'error'"),
+        (dict(labels=["a", "b", "c"]), ValueError, "one entry per history"),
+    ],
+)
+def test_learning_curves_bad_input(kwargs, error, message):
+    kwargs = {"histories": [make_history([0.5, 0.4])], **kwargs}
+    with pytest.raises(error, match=message):
+        plots_nn.plot_learning_curves(**kwargs)
+
+
+def test_sweep_error_bars_are_mean_and_sample_std():
+    values = [0.0, 0.25, 0.5]
+    scores = np.array([[1.0, 2.0, 3.0], [2.0, 2.0, 2.0], [4.0, 6.0, 8.0]])
+    ax = plots_nn.plot_sweep(values, {"test": scores}, xlabel="p", ylabel="error")
+    (container,) = ax.containers
+    line, _, (bars,) = container
+    np.testing.assert_allclose(line.get_ydata(), [2.0, 2.0, 6.0])
+    # sample std (n - 1): 1, 0, 2 -> bar segments from mean - std to mean + std
+    segments = bars.get_segments()
+    np.testing.assert_allclose([s[:, 1] for s in segments], [[1.0, 3.0], [2.0, 2.0], [4.0, 8.0]])
+    # every seed is drawn as a dot
+    assert ax.collections[-1].get_offsets().shape == (9, 2)
+
+
+def test_sweep_accepts_one_seed_and_log_axis():
+    ax = plots_nn.plot_sweep([1e-4, 1e-3], {"a": [1.0, 2.0], "b": [[3.0], [4.0]]}, xlabel="x", ylabel="y", logx=True)
+    assert ax.get_xscale() == "log"
+    assert len(ax.containers) == 2
+
+
+@pytest.mark.parametrize(
+    "values, series, kwargs, message",
+    [
+        ([], {"a": []}, {}, "non-empty 1-d"),
+        ([1.0, 2.0], {}, {}, "series is empty"),
+        ([1.0, 2.0], {"a": np.zeros((3, 2))}, {}, r"shape \(2, seeds\)"),
+        ([0.0, 1.0], {"a": np.zeros((2, 2))}, {"logx": True}, "values > 0"),
+    ],
+)
+def test_sweep_bad_input(values, series, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        plots_nn.plot_sweep(values, series, xlabel="x", ylabel="y", **kwargs)
+
+
+def test_confusion_shows_off_diagonal_counts_and_hides_diagonal():
+    cm = np.array([[50, 2, 0], [1, 40, 3], [0, 0, 30]])
+    ax = plots_nn.plot_confusion(cm)
+    texts = sorted(t.get_text() for t in ax.texts)
+    assert texts == ["1", "2", "3"]  # the non-zero errors, nothing else
+    image = ax.images[0].get_array()
+    assert np.ma.is_masked(image[0, 0]) or np.isnan(image[0, 0])
+    assert image[1, 2] == 3
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["0 (50)", "1 (40)", "2 (30)"]
+
+
+@pytest.mark.parametrize(
+    "cm, message",
+    [
+        (np.zeros((2, 3)), "square"),
+        (np.array([[1, -1], [0, 2]]), "non-negative"),
+    ],
+)
+def test_confusion_bad_input(cm, message):
+    with pytest.raises(ValueError, match=message):
+        plots_nn.plot_confusion(cm)
+
+
+def test_confusion_class_names_length_checked():
+    with pytest.raises(ValueError, match="class_names needs 2 entries"):
+        plots_nn.plot_confusion(np.eye(2), class_names=["a"])
+
+
+def test_predictions_grid_marks_wrong_answers(rng):
+    images = rng.uniform(size=(5, 28, 28))
+    fig = plots_nn.plot_predictions(images, [1, 2, 3, 4, 5], [1, 2, 0, 4, 9], confidence=[0.9] * 5, ncols=3)
+    axes = fig.axes
+    assert len(axes) == 6  # 2 rows of 3, last one empty
+    titles = [a.get_title() for a in axes[:5]]
+    assert titles[0] == "1 (90%)"
+    assert titles[2] == "0 (90%)\ntrue 3"
+    red = [a.title.get_color() == "tab:red" for a in axes[:5]]
+    assert red == [False, False, True, False, True]
+
+
+@pytest.mark.parametrize(
+    "images, y_true, y_pred, kwargs, message",
+    [
+        (np.zeros((2, 28)), [1, 2], [1, 2], {}, r"shape \(N, height, width\)"),
+        (np.zeros((2, 4, 4)), [1], [1, 2], {}, "one label per image"),
+        (np.zeros((2, 4, 4)), [1, 2], [1, 2], {"confidence": [0.5]}, "one value per image"),
+        (np.zeros((2, 4, 4)), [1, 2], [1, 2], {"ncols": 0}, "ncols must be a positive integer"),
+    ],
+)
+def test_predictions_bad_input(images, y_true, y_pred, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        plots_nn.plot_predictions(images, y_true, y_pred, **kwargs)
+
+
+def test_weight_histograms_share_bins_and_integrate_to_one(rng):
+    w = {"small": rng.normal(0, 0.1, 1000), "large": rng.normal(0, 1.0, (20, 50))}
+    bins = 40
+    ax = plots_nn.plot_weight_histograms(w, bins=bins)
+    assert ax.get_yscale() == "log"
+    lo = min(v.min() for v in w.values())
+    hi = max(v.max() for v in w.values())
+    edges = np.linspace(lo, hi, bins + 1)
+    for patch, values in zip(ax.patches, w.values()):
+        xy = patch.get_xy()
+        # a step outline visits (e0, 0), (e0, h0), (e1, h0), (e1, h1), ...
+        np.testing.assert_allclose(np.unique(xy[:, 0]), edges)
+        heights = xy[1 : 2 * bins : 2, 1]
+        counts, _ = np.histogram(values.ravel(), bins=edges)
+        np.testing.assert_allclose(heights, counts / (values.size * np.diff(edges)))
+        assert np.sum(heights * np.diff(edges)) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    "weights, kwargs, message",
+    [
+        ({}, {}, "weights is empty"),
+        ({"a": np.array([])}, {}, r"weights\['a'\] is empty"),
+        ({"a": np.array([1.0, np.nan])}, {}, "NaN or infinity"),
+        ({"a": np.array([1.0, 2.0])}, {"bins": 0}, "bins must be a positive integer"),
+    ],
+)
+def test_weight_histograms_bad_input(weights, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        plots_nn.plot_weight_histograms(weights, **kwargs)
+
+
+def test_shrinkage_filters_sorted_by_eigenvalue():
+    lam = np.array([1.0, 0.01, 0.1])
+    f = lam / (lam + 0.1)
+    ax = plots_nn.plot_shrinkage_filters(lam, {"ridge": f})
+    line = ax.get_lines()[0]
+    np.testing.assert_allclose(line.get_xdata(), [0.01, 0.1, 1.0])
+    np.testing.assert_allclose(line.get_ydata(), [0.01 / 0.11, 0.5, 1.0 / 1.1])
+
+
+@pytest.mark.parametrize(
+    "lam, curves, message",
+    [
+        (np.array([0.0, 1.0]), {"a": np.zeros(2)}, "positive values"),
+        (np.array([1.0, 2.0]), {}, "curves is empty"),
+        (np.array([1.0, 2.0]), {"a": np.zeros(3)}, "shape of eigvals"),
+    ],
+)
+def test_shrinkage_filters_bad_input(lam, curves, message):
+    with pytest.raises(ValueError, match=message):
+        plots_nn.plot_shrinkage_filters(lam, curves)
