@@ -32,12 +32,13 @@ import io
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 
-__all__ = ["enabled", "cache_dir", "source_hash", "make_key", "load", "save", "clear", "state_digest"]
+from .data import _atomic_write_bytes
+
+__all__ = ["enabled", "cache_dir", "source_hash", "make_key", "lookup", "load", "save", "clear", "state_digest"]
 
 CACHE_ENV = "REGUTILS_CACHE"
 CACHE_DIR_ENV = "REGUTILS_CACHE_DIR"
@@ -108,6 +109,18 @@ def _path(key: str) -> Path:
     return cache_dir() / f"{key}.pt"
 
 
+def lookup(kind: str, config: dict, data) -> tuple[str | None, dict | None]:
+    """``(key, entry)`` for a run: ``key`` is None when caching is off, ``entry`` None on a miss.
+
+    A caller trains on a miss and then, if ``key`` is not None, stores the result under it
+    with :func:`save`.
+    """
+    if not enabled():
+        return None, None
+    key = make_key(kind, config, data)
+    return key, load(key)
+
+
 def load(key: str) -> dict | None:
     """The stored entry for ``key`` (tensors on the CPU), or None on a miss or an unreadable file."""
     path = _path(key)
@@ -122,17 +135,9 @@ def load(key: str) -> dict | None:
 def save(key: str, entry: dict) -> Path:
     """Store ``entry`` (plain data and tensors) under ``key`` atomically; return the file."""
     path = _path(key)
-    path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     torch.save(_to_cpu(entry), buffer)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(buffer.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    _atomic_write_bytes(path, lambda fh: fh.write(buffer.getvalue()))
     return path
 
 

@@ -309,21 +309,19 @@ def sweep(
     if cache:
         from . import cache as result_cache
 
-        if result_cache.enabled():
-            key = result_cache.make_key("sweep", {"configs": resolved, "shared": shared}, data)
-            hit = result_cache.load(key)
-            if hit is not None:
-                return SweepResult(
-                    configs=resolved,
-                    histories=[History.from_dict({**h, "cached": True}) for h in hit["histories"]],
-                    hidden=hidden,
-                    input_dim=input_dim,
-                    out_dim=out_dim,
-                    states=[{k: v.to(dev) for k, v in s.items()} for s in hit["states"]],
-                    chunks=list(hit["chunks"]),
-                    wall_time_s=float(hit["wall_time_s"]),
-                    cached=True,
-                )
+        key, hit = result_cache.lookup("sweep", {"configs": resolved, "shared": shared}, data)
+        if hit is not None:
+            return SweepResult(
+                configs=resolved,
+                histories=[History.from_dict({**h, "cached": True}) for h in hit["histories"]],
+                hidden=hidden,
+                input_dim=input_dim,
+                out_dim=out_dim,
+                states=[{k: v.to(dev) for k, v in s.items()} for s in hit["states"]],
+                chunks=list(hit["chunks"]),
+                wall_time_s=float(hit["wall_time_s"]),
+                cached=True,
+            )
 
     widths = (input_dim, *hidden, out_dim)
     distinct = len({c["seed"] for c in resolved}) > 1

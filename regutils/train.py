@@ -362,16 +362,12 @@ def fit(
     if cache:
         from . import cache as result_cache
 
-        if result_cache.enabled():
-            key = result_cache.make_key(
-                "fit",
-                {"config": config, "init": result_cache.state_digest(model)},
-                data,
-            )
-            hit = result_cache.load(key)
-            if hit is not None:
-                model.load_state_dict(hit["state_dict"])
-                return History.from_dict({**hit["history"], "cached": True})
+        key, hit = result_cache.lookup(
+            "fit", {"config": config, "init": result_cache.state_digest(model)}, data
+        )
+        if hit is not None:
+            model.load_state_dict(hit["state_dict"])
+            return History.from_dict({**hit["history"], "cached": True})
 
     fork_devices = [dev.index or 0] if dev.type == "cuda" else []
     with torch.random.fork_rng(devices=fork_devices):
