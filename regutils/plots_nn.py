@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from .plots import _axes
+
 __all__ = [
     "NN_COLORS",
     "plot_learning_curves",
@@ -23,14 +25,6 @@ __all__ = [
 
 # one colour per role, the same in every figure of these chapters
 NN_COLORS = {"train": "tab:blue", "val": "tab:orange", "test": "tab:red", "best": "tab:green", "stop": "0.3"}
-
-
-def _axes(ax, figsize=(6.4, 4.0)):
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=figsize, layout="constrained")
-    return ax
 
 
 def _history_like(h) -> None:
