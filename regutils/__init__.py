@@ -49,6 +49,9 @@ _EXPORTS = {
     "selection_scores": "penalties",
     "group_nonzero_counts": "penalties",
     "results_table": "penalties",
+    # results as data (glued for the build to publish)
+    "publish_comparisons": "publish",
+    "publish_table": "publish",
     # interactive figures
     "frame_slider": "widgets",
     "figure_to_png": "widgets",

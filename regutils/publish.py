@@ -1,0 +1,140 @@
+"""Results as data: the records and tables a page publishes beside its prose.
+
+A chapter states its numbers in the text through myst-nb ``glue``; the same numbers, and the
+comparisons and tables behind them, are also published as files a reader can download
+(``_data/<page>.json``, ``_data/comparisons.json``, ``_data/<name>.csv`` on the site).
+The functions here glue them under reserved names, without displaying anything; the build
+(``tools/publish_data.py``) finds them in the executed notebooks, so they are written out
+even when a page's outputs come from the execution cache.
+
+Reserved glue names: ``comparisons__<key>`` holds a JSON list of comparison records,
+``table__<name>`` the CSV text of a table. This module imports neither torch nor myst-nb
+at import time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+from regutils.checks import check_int, check_real
+
+__all__ = [
+    "COMPARISON_FIELDS",
+    "COMPARISONS_PREFIX",
+    "TABLE_PREFIX",
+    "comparison_record",
+    "publish_comparisons",
+    "publish_table",
+]
+
+COMPARISONS_PREFIX = "comparisons__"
+TABLE_PREFIX = "table__"
+# every comparison record has these keys (extra keys are kept as they are)
+COMPARISON_FIELDS = (
+    "page", "data", "metric", "a", "b", "n_pairs",
+    "delta", "ci_low", "ci_high", "p_value", "method",
+)  # fmt: skip
+_TEXT_FIELDS = ("page", "data", "metric", "a", "b", "method")
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+class _Text:
+    """A glued value whose ``text/plain`` output is ``text`` itself, not its ``repr``."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        # IPython's pretty-printer would drop the CSV's last newline; give the text verbatim
+        return {"text/plain": self.text}
+
+
+def _check_name(what: str, name) -> str:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError(f"{what} must be a name of letters, digits, '_', '.', '-', got {name!r}")
+    return name
+
+
+def _plain(value):
+    """``value`` as JSON can hold it: numpy scalars become Python numbers, NaN becomes None."""
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def comparison_record(record: dict) -> dict:
+    """``record`` checked and made JSON-ready; raises ``ValueError`` on a missing or bad field.
+
+    Text fields must be non-empty strings; ``n_pairs`` an integer >= 1; ``delta``, ``ci_low``,
+    ``ci_high`` finite numbers with ``ci_low <= ci_high``; ``p_value`` in [0, 1] or None
+    (a method that gives no p-value).
+    """
+    if not isinstance(record, dict):
+        raise ValueError(f"a comparison record must be a dict, got {type(record).__name__}")
+    missing = [k for k in COMPARISON_FIELDS if k not in record]
+    if missing:
+        raise ValueError(f"comparison record lacks {', '.join(missing)}: {record!r}")
+    out = {k: _plain(v) for k, v in record.items()}
+    for key in _TEXT_FIELDS:
+        if not isinstance(out[key], str) or not out[key]:
+            raise ValueError(f"{key} must be a non-empty string, got {out[key]!r}")
+    out["n_pairs"] = check_int("n_pairs", out["n_pairs"], 1)
+    for key in ("delta", "ci_low", "ci_high"):
+        out[key] = check_real(key, out[key])
+    out["p_value"] = check_real("p_value", out["p_value"], 0, 1, allow_none=True)
+    if out["ci_low"] > out["ci_high"]:
+        raise ValueError(f"ci_low must be <= ci_high, got {out['ci_low']} > {out['ci_high']}")
+    try:
+        json.dumps(out, allow_nan=False)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"comparison record is not JSON data: {err}") from None
+    return out
+
+
+def _glue(name: str, text: str) -> None:
+    from myst_nb import glue
+
+    glue(name, _Text(text), display=False)
+
+
+def publish_comparisons(records: list[dict], key: str = "main") -> list[dict]:
+    """Publish comparison records; the build adds them to ``_data/comparisons.json``.
+
+    Each record is a dict with at least the keys of :data:`COMPARISON_FIELDS`
+    (``page, data, metric, a, b, n_pairs, delta, ci_low, ci_high, p_value, method``):
+    ``delta`` is the mean paired difference ``metric(b) - metric(a)`` (or as ``method`` says),
+    ``[ci_low, ci_high]`` its confidence interval. ``key`` tells apart several calls on one
+    page. Nothing is displayed. Returns the checked records.
+    """
+    _check_name("key", key)
+    if isinstance(records, dict) or not hasattr(records, "__iter__"):
+        raise ValueError(f"records must be a list of dicts, got {type(records).__name__}")
+    checked = [comparison_record(r) for r in records]
+    _glue(COMPARISONS_PREFIX + key, json.dumps(checked, allow_nan=False))
+    return checked
+
+
+def publish_table(name: str, frame) -> str:
+    """Publish a pandas DataFrame; the build writes it to ``_data/<name>.csv``.
+
+    The index is written as the first column(s) when it is named or not a plain range.
+    Nothing is displayed. Returns the CSV text.
+    """
+    _check_name("name", name)
+    if not hasattr(frame, "to_csv") or not hasattr(frame, "columns"):
+        raise ValueError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
+    import pandas as pd
+
+    plain_index = isinstance(frame.index, pd.RangeIndex) and frame.index.name is None
+    text = frame.to_csv(index=not plain_index, lineterminator="\n")
+    _glue(TABLE_PREFIX + name, text)
+    return text
