@@ -52,6 +52,13 @@ _EXPORTS = {
     # results as data (glued for the build to publish)
     "publish_comparisons": "publish",
     "publish_table": "publish",
+    # comparison statistics
+    "paired_comparison": "stats",
+    "mcnemar": "stats",
+    "mcnemar_record": "stats",
+    "calibration": "stats",
+    "summarize_seeds": "stats",
+    "comparison_table": "stats",
     # interactive figures
     "frame_slider": "widgets",
     "figure_to_png": "widgets",

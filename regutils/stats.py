@@ -1,0 +1,481 @@
+"""Comparison statistics: is configuration A better than B, by how much, and how sure are we.
+
+Every comparison the book reports goes through here and comes out as one *record*, a flat
+dict of JSON-able values with the same keys whatever the test behind it:
+
+``page, data, metric, a, b, n_pairs, delta, ci_low, ci_high, confidence, p_value, method``
+
+``delta`` is always ``a`` minus ``b`` (for an error rate, negative means A is better), and the
+interval ``[ci_low, ci_high]`` is a ``confidence`` (default 95 %) interval for it.
+
+- :func:`paired_comparison`: per-seed results of two configurations trained with the same
+  seeds (same initialization, same batch order), compared by the paired t-test. Pairing
+  removes the seed-to-seed variation both configurations share.
+- :func:`mcnemar` and :func:`mcnemar_record`: two trained models scored on the same test
+  images, compared by the exact McNemar test on the images where exactly one is right.
+- :func:`calibration`: expected calibration error and the numbers for a reliability diagram.
+- :func:`summarize_seeds`: mean over seeds with a t-interval half-width, for error bars that
+  are intervals rather than standard deviations.
+- :func:`comparison_table`: records as a table for the pages.
+
+Only numpy and scipy are imported here (pandas on first use of :func:`comparison_table`); torch
+tensors are accepted anywhere an array is and converted on the CPU.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats as _st
+
+from .checks import check_int, check_real
+
+__all__ = [
+    "paired_comparison",
+    "mcnemar",
+    "mcnemar_record",
+    "calibration",
+    "summarize_seeds",
+    "comparison_table",
+]
+
+# record key -> column heading of comparison_table
+_COLUMNS = {
+    "page": "page",
+    "data": "data",
+    "metric": "metric",
+    "a": "A",
+    "b": "B",
+    "n_pairs": "pairs",
+    "delta": "A − B",
+    "ci_low": "CI low",
+    "ci_high": "CI high",
+    "confidence": "CI level",
+    "p_value": "p-value",
+    "method": "test",
+}
+RECORD_KEYS = tuple(_COLUMNS)
+
+# Rows of ``probs`` must sum to 1 within this: float32 softmax is off by ~1e-7, so this only
+# catches logits or unnormalized scores passed by mistake.
+PROB_SUM_ATOL = 1e-4
+
+
+# --------------------------------------------------------------------------- argument checks
+
+
+def _to_numpy(x) -> np.ndarray:
+    """``x`` as a numpy array; torch tensors are detached and moved to the CPU first."""
+    if hasattr(x, "detach"):
+        x = x.detach()
+    if hasattr(x, "cpu"):
+        x = x.cpu()
+    return np.asarray(x)
+
+
+def _real_vector(name: str, x, *, min_len: int = 1) -> np.ndarray:
+    """``x`` as a 1-D float64 array of finite numbers with at least ``min_len`` entries."""
+    arr = _to_numpy(x)
+    if arr.ndim != 1 or arr.dtype.kind not in "iuf":
+        raise ValueError(f"{name} must be a 1-D array of numbers, got {_describe(arr)}")
+    if len(arr) < min_len:
+        raise ValueError(f"{name} must have at least {min_len} values, got {len(arr)}")
+    bad = np.flatnonzero(~np.isfinite(arr))
+    if bad.size:
+        raise ValueError(f"{name} must contain only finite numbers, got {float(arr[bad[0]])!r} at index {bad[0]}")
+    return arr.astype(np.float64)
+
+
+def _bool_vector(name: str, x) -> np.ndarray:
+    """``x`` as a non-empty 1-D boolean array."""
+    arr = _to_numpy(x)
+    if arr.ndim != 1 or arr.dtype != np.bool_:
+        raise ValueError(f"{name} must be a 1-D boolean array, got {_describe(arr)}")
+    if len(arr) == 0:
+        raise ValueError(f"{name} must have at least 1 value, got 0")
+    return arr
+
+
+def _same_length(name: str, arr: np.ndarray, other: str, ref: np.ndarray) -> None:
+    if len(arr) != len(ref):
+        raise ValueError(f"{name} must have the same length as {other} ({len(ref)}), got {len(arr)}")
+
+
+def _describe(arr: np.ndarray) -> str:
+    return f"an array of shape {arr.shape} and dtype {arr.dtype}"
+
+
+def _label(name: str, value) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _confidence(confidence) -> float:
+    return check_real("confidence", confidence, 0, 1, closed="neither")
+
+
+def _t_quantile(confidence: float, df: int) -> float:
+    """The two-sided ``confidence`` critical value of Student's t with ``df`` degrees of freedom."""
+    return float(_st.t.ppf((1 + confidence) / 2, df))
+
+
+# --------------------------------------------------------------------------- seeds
+
+
+def paired_comparison(a, b, *, page, data, metric, a_label, b_label, confidence=0.95) -> dict:
+    """Compare two configurations run with the same seeds: paired t-test and t-interval.
+
+    With ``d_i = a_i - b_i`` for seeds ``i = 1..n``, mean ``d̄`` and standard deviation
+    ``s_d = sqrt(Σ (d_i - d̄)² / (n - 1))``:
+
+    - ``delta = d̄``
+    - ``[ci_low, ci_high] = d̄ ∓ t_{(1+c)/2, n-1} · s_d / sqrt(n)``, ``c = confidence``
+    - ``p_value = 2 · P(T_{n-1} ≥ |d̄| / (s_d / sqrt(n)))``
+
+    which is :func:`scipy.stats.ttest_rel` (two-sided) and its confidence interval.
+
+    Parameters
+    ----------
+    a, b
+        The metric for configurations A and B, one value per seed; index ``i`` is seed ``i`` in
+        both (same initialization and batch order), which is what makes the test paired.
+        Lists, numpy arrays or torch tensors.
+    page, data, metric
+        Where the comparison is shown, which data set, which metric (e.g. ``"test error"``);
+        copied into the record.
+    a_label, b_label
+        Names of the two configurations; stored as the record's ``a`` and ``b``.
+    confidence
+        Level of the interval, in (0, 1).
+
+    Returns
+    -------
+    dict
+        The record ``page, data, metric, a, b, n_pairs, delta, ci_low, ci_high, confidence,
+        p_value, method`` of Python ``str``/``int``/``float`` values (``json.dumps`` works).
+        When every difference is the same (``s_d = 0``; the t statistic is undefined) the
+        interval collapses to ``[delta, delta]`` and ``p_value`` is ``0.0`` if ``delta != 0``
+        and ``1.0`` if ``delta == 0``: no seed disagrees about the sign and size of the effect.
+
+    Raises
+    ------
+    ValueError
+        If ``a`` or ``b`` is not 1-D numeric, holds a NaN or infinity, has fewer than 2
+        values, or the two lengths differ; if a label is not a non-empty string; if
+        ``confidence`` is not in (0, 1).
+    """
+    labels = _record_labels(page, data, metric, a_label, b_label)
+    confidence = _confidence(confidence)
+    a = _real_vector("a", a, min_len=2)
+    b = _real_vector("b", b)
+    _same_length("b", b, "a", a)
+    d = a - b
+    n = len(d)
+    delta = float(d.mean())
+    if np.all(d == d[0]):
+        low = high = delta
+        p_value = 0.0 if delta != 0 else 1.0
+    else:
+        se = float(d.std(ddof=1)) / math.sqrt(n)
+        half = _t_quantile(confidence, n - 1) * se
+        low, high = delta - half, delta + half
+        p_value = float(2 * _st.t.sf(abs(delta) / se, n - 1))
+    return _record(labels, n, delta, low, high, confidence, p_value, "paired t-test over seeds")
+
+
+def summarize_seeds(values, confidence=0.95) -> dict:
+    """Mean over seeds with the half-width of its t-interval (an error bar that is an interval).
+
+    With ``n`` values, mean ``x̄`` and ``sd = sqrt(Σ (x_i - x̄)² / (n - 1))``:
+    ``half_width = t_{(1+c)/2, n-1} · sd / sqrt(n)``, so ``x̄ ± half_width`` is the usual
+    ``c = confidence`` t-interval for the mean.
+
+    Parameters
+    ----------
+    values
+        One number per seed (list, numpy array or torch tensor), at least 2.
+    confidence
+        Level of the interval, in (0, 1).
+
+    Returns
+    -------
+    dict
+        ``mean``, ``sd``, ``n``, ``half_width``, ``confidence`` as Python numbers.
+
+    Raises
+    ------
+    ValueError
+        If ``values`` is not 1-D numeric, holds a NaN or infinity, or has fewer than 2
+        values; if ``confidence`` is not in (0, 1).
+    """
+    confidence = _confidence(confidence)
+    x = _real_vector("values", values, min_len=2)
+    n = len(x)
+    sd = float(x.std(ddof=1))
+    return {
+        "mean": float(x.mean()),
+        "sd": sd,
+        "n": n,
+        "half_width": _t_quantile(confidence, n - 1) * sd / math.sqrt(n),
+        "confidence": confidence,
+    }
+
+
+# --------------------------------------------------------------------------- test images
+
+
+def mcnemar(correct_a, correct_b) -> dict:
+    """Exact McNemar test of two classifiers scored on the same test images.
+
+    Of the ``n`` images, ``n01`` are wrong for A and right for B and ``n10`` right for A and
+    wrong for B. Under the null hypothesis (equal error rates) each of the ``m = n01 + n10``
+    discordant images is equally likely to go either way, so ``min(n01, n10)`` is
+    Binomial(m, 1/2) and the two-sided exact p-value is
+
+    ``p_value = min(1, 2 · P(Binomial(m, 1/2) ≤ min(n01, n10)))``, and ``1`` when ``m = 0``.
+
+    This equals :func:`scipy.stats.binomtest` (two-sided, ``p=0.5``) on the discordant pairs and
+    ``statsmodels.stats.contingency_tables.mcnemar(table, exact=True)``.
+
+    Parameters
+    ----------
+    correct_a, correct_b
+        Boolean arrays of the same length (numpy or torch): image ``i`` was classified
+        correctly by model A / model B.
+
+    Returns
+    -------
+    dict
+        ``n``, ``n01``, ``n10``, ``errors_a``, ``errors_b`` (ints), ``delta`` = error rate of A
+        minus error rate of B ``= (n01 - n10) / n``, and ``p_value`` (floats).
+
+    Raises
+    ------
+    ValueError
+        If either argument is not a non-empty 1-D boolean array, or the lengths differ.
+    """
+    ca = _bool_vector("correct_a", correct_a)
+    cb = _bool_vector("correct_b", correct_b)
+    _same_length("correct_b", cb, "correct_a", ca)
+    n = len(ca)
+    n01 = int(np.count_nonzero(~ca & cb))
+    n10 = int(np.count_nonzero(ca & ~cb))
+    m = n01 + n10
+    p_value = 1.0 if m == 0 else min(1.0, float(2 * _st.binom.cdf(min(n01, n10), m, 0.5)))
+    return {
+        "n": n,
+        "n01": n01,
+        "n10": n10,
+        "errors_a": int(n - np.count_nonzero(ca)),
+        "errors_b": int(n - np.count_nonzero(cb)),
+        "delta": (n01 - n10) / n,
+        "p_value": p_value,
+    }
+
+
+def mcnemar_record(
+    correct_a, correct_b, *, page, data, metric="test error", a_label, b_label, confidence=0.95
+) -> dict:
+    """:func:`mcnemar` as a comparison record, with a Wald interval for the error-rate difference.
+
+    ``delta = (n01 - n10) / n`` is the mean of ``e_i = [A wrong on i] - [B wrong on i]``. The
+    interval is the Wald interval for a difference of paired proportions (Agresti,
+    *Categorical Data Analysis*, 3rd ed., §11.1.2):
+
+    ``delta ∓ z_{(1+c)/2} · sqrt((n01 + n10) / n - delta²) / sqrt(n)``
+
+    i.e. the normal interval with the plug-in variance ``(1/n) Σ (e_i - delta)²`` of ``e_i``.
+    It suits the book's case (thousands of test images, tens of discordant ones or more); with
+    no discordant images it collapses to ``[0, 0]``, and with only a handful it is too narrow.
+
+    Parameters
+    ----------
+    correct_a, correct_b
+        As in :func:`mcnemar`.
+    page, data, metric, a_label, b_label, confidence
+        As in :func:`paired_comparison`; ``metric`` defaults to ``"test error"``.
+
+    Returns
+    -------
+    dict
+        The record of :func:`paired_comparison` (``n_pairs`` = number of test images,
+        ``p_value`` from the exact McNemar test) plus ``n01`` and ``n10``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`mcnemar`, and for labels or ``confidence`` as :func:`paired_comparison`.
+    """
+    labels = _record_labels(page, data, metric, a_label, b_label)
+    confidence = _confidence(confidence)
+    test = mcnemar(correct_a, correct_b)
+    n, delta = test["n"], test["delta"]
+    variance = max((test["n01"] + test["n10"]) / n - delta**2, 0.0)  # >= 0 up to rounding
+    half = float(_st.norm.ppf((1 + confidence) / 2)) * math.sqrt(variance / n)
+    method = "exact McNemar test; Wald interval for the paired difference of error rates"
+    record = _record(labels, n, delta, delta - half, delta + half, confidence, test["p_value"], method)
+    record.update(n01=test["n01"], n10=test["n10"])
+    return record
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def calibration(probs, y, n_bins=15) -> dict:
+    """Expected calibration error (Guo et al., 2017) and the bins of a reliability diagram.
+
+    Each image's confidence is its largest predicted probability ``p̂_i = max_k probs[i, k]``
+    and its prediction ``argmax_k probs[i, k]`` (the first class on ties). Bin ``b = 1..M``
+    (``M = n_bins``) holds the images with ``p̂_i`` in ``((b-1)/M, b/M]`` (the first bin also
+    takes ``p̂_i = 0``), and
+
+    ``ECE = Σ_b |B_b| / n · |acc(B_b) - conf(B_b)|``
+
+    where ``acc(B_b)`` is the fraction of correct predictions and ``conf(B_b)`` the mean
+    confidence in bin ``b``; empty bins contribute nothing.
+
+    Parameters
+    ----------
+    probs
+        ``[n, classes]`` predicted probabilities (numpy or torch); entries in [0, 1], every row
+        summing to 1 within ``PROB_SUM_ATOL`` (apply softmax to logits first).
+    y
+        ``[n]`` integer labels in ``0..classes-1``.
+    n_bins
+        Number of equal-width confidence bins ``M`` (Guo et al. use 15).
+
+    Returns
+    -------
+    dict
+        ``ece`` (float), ``accuracy`` and ``mean_confidence`` over all images (floats), ``n``,
+        ``n_bins``, and per-bin lists for the diagram: ``bin_edges`` (``M + 1`` floats),
+        ``bin_count`` (ints), ``bin_confidence`` and ``bin_accuracy`` (floats, ``None`` for an
+        empty bin).
+
+    Raises
+    ------
+    ValueError
+        If ``probs`` is not a non-empty 2-D array of finite probabilities whose rows sum to 1,
+        ``y`` is not 1-D integer labels in range with one per row, or ``n_bins`` is not an
+        integer >= 1.
+    """
+    n_bins = check_int("n_bins", n_bins, 1)
+    p = _probabilities(probs)
+    labels = _labels(y, p)
+    confidence = p.max(axis=1)
+    correct = (p.argmax(axis=1) == labels).astype(np.float64)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    # searchsorted(side="left") puts an edge value in the bin it closes: bins are (lo, hi].
+    which = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, n_bins - 1)
+    count = np.bincount(which, minlength=n_bins)
+    conf_sum = np.bincount(which, weights=confidence, minlength=n_bins)
+    acc_sum = np.bincount(which, weights=correct, minlength=n_bins)
+    ece = float(np.abs(acc_sum - conf_sum).sum() / len(p))  # = Σ |B|/n · |acc - conf|
+    filled = count > 0
+    return {
+        "ece": ece,
+        "accuracy": float(correct.mean()),
+        "mean_confidence": float(confidence.mean()),
+        "n": len(p),
+        "n_bins": n_bins,
+        "bin_edges": edges.tolist(),
+        "bin_count": count.tolist(),
+        "bin_confidence": [float(s / c) if f else None for s, c, f in zip(conf_sum, count, filled)],
+        "bin_accuracy": [float(s / c) if f else None for s, c, f in zip(acc_sum, count, filled)],
+    }
+
+
+def _probabilities(probs) -> np.ndarray:
+    p = _to_numpy(probs)
+    if p.ndim != 2 or p.dtype.kind not in "iuf" or p.shape[0] == 0 or p.shape[1] == 0:
+        raise ValueError(f"probs must be a non-empty 2-D array [n, classes] of numbers, got {_describe(p)}")
+    p = p.astype(np.float64)
+    bad = np.argwhere(~np.isfinite(p))
+    if bad.size:
+        (i, k), value = bad[0], float(p[tuple(bad[0])])
+        raise ValueError(f"probs must hold probabilities in [0, 1], got {value!r} at row {i}, column {k}")
+    if p.min() < 0 or p.max() > 1:
+        raise ValueError(
+            f"probs must hold probabilities in [0, 1], got values from {float(p.min())!r} to {float(p.max())!r}"
+        )
+    worst = int(np.argmax(np.abs(p.sum(axis=1) - 1)))
+    if abs(p[worst].sum() - 1) > PROB_SUM_ATOL:
+        raise ValueError(
+            f"probs must have rows summing to 1 (within {PROB_SUM_ATOL:g}; apply softmax to logits), "
+            f"got row {worst} summing to {float(p[worst].sum())!r}"
+        )
+    return p
+
+
+def _labels(y, p: np.ndarray) -> np.ndarray:
+    labels = _to_numpy(y)
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise ValueError(f"y must be a 1-D array of integer labels, got {_describe(labels)}")
+    _same_length("y", labels, "probs", p)
+    if labels.min() < 0 or labels.max() >= p.shape[1]:
+        raise ValueError(
+            f"y must hold labels in 0..{p.shape[1] - 1} (one per column of probs), "
+            f"got values from {labels.min()} to {labels.max()}"
+        )
+    return labels
+
+
+# --------------------------------------------------------------------------- records
+
+
+def _record_labels(page, data, metric, a_label, b_label) -> dict:
+    return {
+        "page": _label("page", page),
+        "data": _label("data", data),
+        "metric": _label("metric", metric),
+        "a": _label("a_label", a_label),
+        "b": _label("b_label", b_label),
+    }
+
+
+def _record(labels, n, delta, low, high, confidence, p_value, method) -> dict:
+    values = dict(
+        n_pairs=int(n),
+        delta=float(delta),
+        ci_low=float(low),
+        ci_high=float(high),
+        confidence=float(confidence),
+        p_value=float(p_value),
+        method=method,
+    )
+    return {**labels, **values}
+
+
+def comparison_table(records) -> "pandas.DataFrame":  # noqa: F821 (pandas is imported on use)
+    """Comparison records as a table, one row per record, in the order given.
+
+    Columns: ``page, data, metric, A, B, pairs, A − B, CI low, CI high, CI level, p-value,
+    test`` (from the record keys ``page … method``); the numbers stay numbers, so a page can
+    format or glue them. Keys beyond the common ones (``n01``, ``n10``) are left out.
+
+    Parameters
+    ----------
+    records
+        A list of dicts as returned by :func:`paired_comparison` or :func:`mcnemar_record`;
+        an empty list gives an empty table with the same columns.
+
+    Raises
+    ------
+    ValueError
+        If ``records`` is not a list or tuple, or an entry is not a dict with every record key.
+    """
+    import pandas as pd
+
+    if not isinstance(records, (list, tuple)):
+        raise ValueError(f"records must be a list of comparison records, got {type(records).__name__}")
+    for i, record in enumerate(records):
+        wanted = f"records[{i}] must be a comparison record (a dict with keys {', '.join(RECORD_KEYS)})"
+        if not isinstance(record, dict):
+            raise ValueError(f"{wanted}, got {type(record).__name__}")
+        missing = [k for k in RECORD_KEYS if k not in record]
+        if missing:
+            raise ValueError(f"{wanted}, got one missing {', '.join(missing)}")
+    rows = [{_COLUMNS[k]: record[k] for k in RECORD_KEYS} for record in records]
+    return pd.DataFrame(rows, columns=list(_COLUMNS.values()))

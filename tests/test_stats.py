@@ -1,0 +1,426 @@
+"""regutils.stats against independent answers: scipy's paired t-test and t distribution, scipy's
+and statsmodels' exact McNemar test, hand-computed calibration bins."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from scipy import stats as st
+
+import regutils as ru
+from regutils import stats
+
+LABELS = dict(page="dropout", data="MNIST", metric="test error", a_label="dropout 0.5", b_label="no dropout")
+
+
+def assert_json_record(record: dict) -> None:
+    """Every value is a plain Python str/int/float and the record survives a JSON round trip."""
+    assert all(type(v) in (str, int, float) for v in record.values()), {k: type(v) for k, v in record.items()}
+    assert json.loads(json.dumps(record)) == record
+
+
+# --------------------------------------------------------------------------- paired_comparison
+
+
+@pytest.mark.parametrize("confidence", [0.95, 0.8])
+def test_paired_comparison_matches_scipy_ttest_rel(rng, confidence):
+    a = rng.normal(0.02, 0.003, 7)
+    b = a + rng.normal(0.001, 0.002, 7)
+    record = stats.paired_comparison(a, b, **LABELS, confidence=confidence)
+    ref = st.ttest_rel(a, b)
+    ci = ref.confidence_interval(confidence_level=confidence)
+    assert record["p_value"] == pytest.approx(ref.pvalue, rel=1e-10)
+    assert record["delta"] == pytest.approx(np.mean(a - b), rel=1e-12)
+    assert (record["ci_low"], record["ci_high"]) == pytest.approx((ci.low, ci.high), rel=1e-10)
+    # the same interval from the t quantile written out
+    d = a - b
+    half = st.t.ppf((1 + confidence) / 2, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
+    assert record["ci_high"] - record["ci_low"] == pytest.approx(2 * half, rel=1e-10)
+    assert record["n_pairs"] == 7
+    assert record["confidence"] == confidence
+    assert record["method"] == "paired t-test over seeds"
+    assert (record["page"], record["data"], record["metric"], record["a"], record["b"]) == (
+        "dropout", "MNIST", "test error", "dropout 0.5", "no dropout"
+    )  # fmt: skip
+    assert_json_record(record)
+
+
+def test_paired_comparison_is_paired_not_independent():
+    # a large shared seed effect, a small consistent difference: only pairing sees it
+    seed_effect = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
+    a = seed_effect + np.array([0.10, 0.11, 0.09, 0.10, 0.12])
+    record = stats.paired_comparison(a, seed_effect, **LABELS)
+    assert record["p_value"] < 1e-4
+    assert st.ttest_ind(a, seed_effect).pvalue > 0.5
+    assert record["p_value"] == pytest.approx(st.ttest_rel(a, seed_effect).pvalue, rel=1e-10)
+
+
+def test_paired_comparison_swapping_flips_the_sign(rng):
+    a, b = rng.normal(size=5), rng.normal(size=5)
+    ab = stats.paired_comparison(a, b, **LABELS)
+    ba = stats.paired_comparison(b, a, **LABELS)
+    assert ba["delta"] == pytest.approx(-ab["delta"])
+    assert (ba["ci_low"], ba["ci_high"]) == pytest.approx((-ab["ci_high"], -ab["ci_low"]))
+    assert ba["p_value"] == pytest.approx(ab["p_value"])
+
+
+def test_paired_comparison_accepts_lists_and_integers():
+    record = stats.paired_comparison([3, 5, 4], [1, 2, 2], **LABELS)
+    assert record["delta"] == pytest.approx(7 / 3)
+    assert record["p_value"] == pytest.approx(st.ttest_rel([3, 5, 4], [1, 2, 2]).pvalue)
+
+
+@pytest.mark.parametrize(
+    "a, b, delta, p_value",
+    [([1.0, 2.0, 3.0], [0.5, 1.5, 2.5], 0.5, 0.0), ([1.0, 2.0, 3.0], [1.0, 2.0, 3.0], 0.0, 1.0)],
+)
+def test_paired_comparison_identical_differences(a, b, delta, p_value):
+    record = stats.paired_comparison(a, b, **LABELS)
+    assert record["delta"] == delta
+    assert record["ci_low"] == record["ci_high"] == delta
+    assert record["p_value"] == p_value
+    assert_json_record(record)
+
+
+def test_paired_comparison_accepts_torch_tensors():
+    torch = pytest.importorskip("torch")
+    a = torch.tensor([0.021, 0.019, 0.024, 0.020], requires_grad=True)
+    b = torch.tensor([0.023, 0.022, 0.025, 0.021], dtype=torch.float64)
+    record = stats.paired_comparison(a, b, **LABELS)
+    ref = st.ttest_rel(a.detach().numpy().astype(np.float64), b.numpy())
+    assert record["p_value"] == pytest.approx(ref.pvalue, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "a, b, message",
+    [
+        ([1.0, 2.0, 3.0], [1.0, 2.0], r"^b must have the same length as a \(3\), got 2$"),
+        ([1.0], [2.0], r"^a must have at least 2 values, got 1$"),
+        ([], [], r"^a must have at least 2 values, got 0$"),
+        ([1.0, np.nan], [1.0, 2.0], r"^a must contain only finite numbers, got nan at index 1$"),
+        ([1.0, 2.0], [np.inf, 2.0], r"^b must contain only finite numbers, got inf at index 0$"),
+        ([[1.0, 2.0]], [[1.0, 2.0]], r"^a must be a 1-D array of numbers, got an array of shape \(1, 2\)"),
+        ([1.0, 2.0], ["x", "y"], r"^b must be a 1-D array of numbers, got .* dtype <U1$"),
+        ([True, False], [1.0, 2.0], r"^a must be a 1-D array of numbers, got .* dtype bool$"),
+    ],
+)
+def test_paired_comparison_rejects_bad_values(a, b, message):
+    with pytest.raises(ValueError, match=message):
+        stats.paired_comparison(a, b, **LABELS)
+
+
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("confidence", 1.0, r"^confidence must be a finite number in \(0, 1\), got 1.0$"),
+        ("confidence", 0, r"^confidence must be a finite number in \(0, 1\), got 0$"),
+        ("confidence", "95%", r"^confidence must be a finite number in \(0, 1\), got '95%'$"),
+        ("page", "", r"^page must be a non-empty string, got ''$"),
+        ("data", None, r"^data must be a non-empty string, got None$"),
+        ("metric", 3, r"^metric must be a non-empty string, got 3$"),
+        ("a_label", "  ", r"^a_label must be a non-empty string, got '  '$"),
+        ("b_label", ["x"], r"^b_label must be a non-empty string, got \['x'\]$"),
+    ],
+)
+def test_paired_comparison_rejects_bad_arguments(name, value, message):
+    kwargs = {**LABELS, name: value}
+    with pytest.raises(ValueError, match=message):
+        stats.paired_comparison([1.0, 2.0, 4.0], [1.5, 2.0, 3.0], **kwargs)
+
+
+# --------------------------------------------------------------------------- summarize_seeds
+
+
+@pytest.mark.parametrize("confidence", [0.95, 0.9])
+def test_summarize_seeds_matches_scipy_t_interval(rng, confidence):
+    x = rng.normal(0.98, 0.004, 5)
+    summary = stats.summarize_seeds(x, confidence=confidence)
+    low, high = st.t.interval(confidence, len(x) - 1, loc=np.mean(x), scale=st.sem(x))
+    assert summary["mean"] == pytest.approx(np.mean(x), rel=1e-12)
+    assert summary["sd"] == pytest.approx(np.std(x, ddof=1), rel=1e-12)
+    assert summary["n"] == 5
+    assert summary["half_width"] == pytest.approx((high - low) / 2, rel=1e-10)
+    assert summary["confidence"] == confidence
+    assert_json_record(summary)
+
+
+def test_summarize_seeds_hand_computed():
+    # values 1, 2, 3: mean 2, sd 1; with 2 degrees of freedom the t quantile has the closed
+    # form t_q = (2q - 1) / sqrt(2 q (1 - q)), here q = 0.975
+    summary = stats.summarize_seeds([1, 2, 3])
+    assert (summary["mean"], summary["sd"]) == (2.0, 1.0)
+    t = 0.95 / math.sqrt(2 * 0.975 * 0.025)
+    assert summary["half_width"] == pytest.approx(t / math.sqrt(3), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "values, kwargs, message",
+    [
+        ([0.5], {}, r"^values must have at least 2 values, got 1$"),
+        ([0.5, float("nan")], {}, r"^values must contain only finite numbers, got nan at index 1$"),
+        (np.ones((2, 2)), {}, r"^values must be a 1-D array of numbers, got an array of shape \(2, 2\)"),
+        ([1.0, 2.0], {"confidence": 95}, r"^confidence must be a finite number in \(0, 1\), got 95$"),
+    ],
+)
+def test_summarize_seeds_rejects_bad_input(values, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        stats.summarize_seeds(values, **kwargs)
+
+
+# --------------------------------------------------------------------------- McNemar
+
+
+def mcnemar_table(ca: np.ndarray, cb: np.ndarray) -> np.ndarray:
+    """2×2 table, rows A right/wrong, columns B right/wrong (statsmodels' layout)."""
+    return np.array([[np.sum(ca & cb), np.sum(ca & ~cb)], [np.sum(~ca & cb), np.sum(~ca & ~cb)]])
+
+
+def test_mcnemar_hand_computed():
+    ca = np.array([True, True, False, False, True])
+    cb = np.array([True, False, True, True, True])
+    # image 1: A right, B wrong (n10); images 2, 3: A wrong, B right (n01)
+    # p = 2 P(Bin(3, 1/2) <= 1) = 2 (1 + 3) / 8 = 1
+    assert stats.mcnemar(ca, cb) == {
+        "n": 5, "n01": 2, "n10": 1, "errors_a": 2, "errors_b": 1, "delta": 0.2, "p_value": 1.0,
+    }  # fmt: skip
+
+
+def test_mcnemar_one_sided_discordance():
+    # ten discordant images, all won by B: p = 2 / 2**10
+    ca = np.array([False] * 10 + [True] * 90)
+    cb = np.ones(100, dtype=bool)
+    result = stats.mcnemar(ca, cb)
+    assert (result["n01"], result["n10"]) == (10, 0)
+    assert result["p_value"] == pytest.approx(2 / 2**10, rel=1e-12)
+    assert result["delta"] == pytest.approx(0.1)
+
+
+def test_mcnemar_without_discordant_images_has_p_one():
+    ca = np.array([True, False, True])
+    result = stats.mcnemar(ca, ca.copy())
+    assert (result["n01"], result["n10"], result["delta"], result["p_value"]) == (0, 0, 0.0, 1.0)
+
+
+@pytest.mark.parametrize("p_b", [0.97, 0.95, 0.9])
+def test_mcnemar_matches_scipy_binomtest(rng, p_b):
+    ca = rng.random(2000) < 0.96
+    cb = np.where(rng.random(2000) < 0.9, ca, rng.random(2000) < p_b)
+    result = stats.mcnemar(ca, cb)
+    n01, n10 = int(np.sum(~ca & cb)), int(np.sum(ca & ~cb))
+    assert (result["n01"], result["n10"]) == (n01, n10)
+    assert result["errors_a"] == int(np.sum(~ca)) and result["errors_b"] == int(np.sum(~cb))
+    assert result["delta"] == pytest.approx(np.mean(~ca) - np.mean(~cb), abs=1e-15)
+    assert result["p_value"] == pytest.approx(st.binomtest(n01, n01 + n10, 0.5).pvalue, rel=1e-10)
+
+
+@pytest.mark.parametrize("p_b", [0.97, 0.95, 0.9, 0.96])
+def test_mcnemar_matches_statsmodels(rng, p_b):
+    tables = pytest.importorskip("statsmodels.stats.contingency_tables")
+    ca = rng.random(500) < 0.96
+    cb = np.where(rng.random(500) < 0.8, ca, rng.random(500) < p_b)
+    ref = tables.mcnemar(mcnemar_table(ca, cb), exact=True)
+    assert stats.mcnemar(ca, cb)["p_value"] == pytest.approx(ref.pvalue, rel=1e-10)
+
+
+def test_mcnemar_accepts_torch_tensors():
+    torch = pytest.importorskip("torch")
+    ca = torch.tensor([True, False, False, True])
+    cb = torch.tensor([True, True, True, True])
+    assert stats.mcnemar(ca, cb)["n01"] == 2
+
+
+@pytest.mark.parametrize(
+    "ca, cb, message",
+    [
+        ([True, False], [True], r"^correct_b must have the same length as correct_a \(2\), got 1$"),
+        (np.zeros(0, bool), np.zeros(0, bool), r"^correct_a must have at least 1 value, got 0$"),
+        ([1, 0], [True, False], r"^correct_a must be a 1-D boolean array, got .* dtype int64$"),
+        ([True, False], [[True, False]], r"^correct_b must be a 1-D boolean array, got an array of shape \(1, 2\)"),
+    ],
+)
+def test_mcnemar_rejects_bad_input(ca, cb, message):
+    with pytest.raises(ValueError, match=message):
+        stats.mcnemar(ca, cb)
+    with pytest.raises(ValueError, match=message):
+        stats.mcnemar_record(ca, cb, **LABELS)
+
+
+@pytest.mark.parametrize("confidence", [0.95, 0.99])
+def test_mcnemar_record_wald_interval(rng, confidence):
+    ca = rng.random(3000) < 0.97
+    cb = np.where(rng.random(3000) < 0.95, ca, rng.random(3000) < 0.98)
+    record = stats.mcnemar_record(ca, cb, **LABELS, confidence=confidence)
+    # Wald: mean of e_i = [A wrong] - [B wrong] ± z · (population sd of e_i) / sqrt(n)
+    e = (~ca).astype(float) - (~cb).astype(float)
+    half = st.norm.ppf((1 + confidence) / 2) * e.std(ddof=0) / math.sqrt(len(e))
+    assert record["delta"] == pytest.approx(e.mean(), abs=1e-15)
+    assert (record["ci_low"], record["ci_high"]) == pytest.approx((e.mean() - half, e.mean() + half), rel=1e-10)
+    assert record["p_value"] == stats.mcnemar(ca, cb)["p_value"]
+    assert record["n_pairs"] == 3000
+    assert (record["n01"], record["n10"]) == (int(np.sum(~ca & cb)), int(np.sum(ca & ~cb)))
+    assert "McNemar" in record["method"] and "Wald" in record["method"]
+    assert set(record) == set(stats.RECORD_KEYS) | {"n01", "n10"}
+    assert_json_record(record)
+
+
+def test_mcnemar_record_hand_computed():
+    # n = 100, n01 = 10, n10 = 4: delta = 0.06, variance of e = 0.14 - 0.06² = 0.1364
+    ca = np.array([False] * 10 + [True] * 4 + [True] * 86)
+    cb = np.array([True] * 10 + [False] * 4 + [True] * 86)
+    record = stats.mcnemar_record(ca, cb, **LABELS)
+    half = 1.959963984540054 * math.sqrt(0.1364 / 100)
+    assert record["delta"] == pytest.approx(0.06)
+    assert (record["ci_low"], record["ci_high"]) == pytest.approx((0.06 - half, 0.06 + half), rel=1e-10)
+    # exact: 2 P(Bin(14, 1/2) <= 4) = 2 (1 + 14 + 91 + 364 + 1001) / 2**14
+    assert record["p_value"] == pytest.approx(2 * 1471 / 2**14, rel=1e-12)
+    assert record["metric"] == "test error"
+
+
+def test_mcnemar_record_rejects_bad_labels():
+    with pytest.raises(ValueError, match=r"^a_label must be a non-empty string, got None$"):
+        stats.mcnemar_record([True], [False], **{**LABELS, "a_label": None})
+    with pytest.raises(ValueError, match=r"^confidence must be a finite number in \(0, 1\), got -0.5$"):
+        stats.mcnemar_record([True], [False], **LABELS, confidence=-0.5)
+
+
+# --------------------------------------------------------------------------- calibration
+
+# Hand-computed, two bins (0, 0.5] and (0.5, 1]:
+#   row  probs       y  confidence  prediction  correct  bin
+#   0    0.9  0.1    0  0.9         0           yes      2
+#   1    0.2  0.8    0  0.8         1           no       2
+#   2    0.7  0.3    0  0.7         0           yes      2
+#   3    0.5  0.5    1  0.5         0 (tie)     no       1 (0.5 closes bin 1)
+# bin 1: 1 image, conf 0.5, acc 0; bin 2: 3 images, conf 0.8, acc 2/3
+# ECE = 1/4 · |0 - 0.5| + 3/4 · |2/3 - 0.8| = 0.125 + 0.1 = 0.225
+HAND_PROBS = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3], [0.5, 0.5]])
+HAND_Y = np.array([0, 0, 0, 1])
+
+
+def test_calibration_hand_computed():
+    result = stats.calibration(HAND_PROBS, HAND_Y, n_bins=2)
+    assert result["ece"] == pytest.approx(0.225, abs=1e-12)
+    assert result["bin_edges"] == [0.0, 0.5, 1.0]
+    assert result["bin_count"] == [1, 3]
+    assert result["bin_confidence"] == pytest.approx([0.5, 0.8])
+    assert result["bin_accuracy"] == pytest.approx([0.0, 2 / 3])
+    assert result["accuracy"] == 0.5
+    assert result["mean_confidence"] == pytest.approx(0.725)
+    assert (result["n"], result["n_bins"]) == (4, 2)
+    json.dumps(result)
+
+
+def test_calibration_empty_bins_are_none_and_one_bin_is_the_gap():
+    # 4 bins: (0, .25], (.25, .5], (.5, .75], (.75, 1]; the confidences fall in bins 2, 3 and 4
+    result = stats.calibration(HAND_PROBS, HAND_Y, n_bins=4)
+    assert result["bin_count"] == [0, 1, 1, 2]
+    assert result["bin_confidence"][0] is None and result["bin_accuracy"][0] is None
+    # 1/4 · |0 - .5| + 1/4 · |1 - .7| + 2/4 · |1/2 - .85| = .125 + .075 + .175
+    assert result["ece"] == pytest.approx(0.375, abs=1e-12)
+    # one bin: ECE = |accuracy - mean confidence| = |0.5 - 0.725|
+    assert stats.calibration(HAND_PROBS, HAND_Y, n_bins=1)["ece"] == pytest.approx(0.225, abs=1e-12)
+
+
+def test_calibration_perfectly_confident_and_right_is_zero():
+    probs = np.eye(3)[[0, 2, 1, 1]]
+    assert stats.calibration(probs, np.array([0, 2, 1, 1]))["ece"] == 0.0
+
+
+def test_calibration_matches_a_loop_over_bins(rng):
+    logits = rng.normal(size=(500, 10)) * 3
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    y = rng.integers(0, 10, 500)
+    result = stats.calibration(probs.astype(np.float32), y, n_bins=15)
+    conf, correct = probs.max(axis=1), probs.argmax(axis=1) == y
+    ece = 0.0
+    for b in range(15):
+        in_bin = (conf > b / 15) & (conf <= (b + 1) / 15)
+        if in_bin.any():
+            ece += in_bin.mean() * abs(correct[in_bin].mean() - conf[in_bin].mean())
+            assert result["bin_accuracy"][b] == pytest.approx(correct[in_bin].mean())
+        assert result["bin_count"][b] == in_bin.sum()
+    assert result["ece"] == pytest.approx(ece, rel=1e-5)
+
+
+def test_calibration_accepts_torch_tensors():
+    torch = pytest.importorskip("torch")
+    result = stats.calibration(torch.tensor(HAND_PROBS), torch.tensor(HAND_Y), n_bins=2)
+    assert result["ece"] == pytest.approx(0.225, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    "probs, y, n_bins, message",
+    [
+        (HAND_PROBS[:, 0], HAND_Y, 2, r"^probs must be a non-empty 2-D array \[n, classes\] of numbers, got .* shape \(4,\)"),
+        (np.zeros((0, 2)), np.zeros(0, int), 2, r"^probs must be a non-empty 2-D array .* shape \(0, 2\)"),
+        (HAND_PROBS * 2 - 0.5, HAND_Y, 2, r"^probs must hold probabilities in \[0, 1\], got values from -0.3 to 1.3$"),
+        (np.where(HAND_PROBS == 0.9, np.nan, HAND_PROBS), HAND_Y, 2, r"^probs must hold probabilities in \[0, 1\], got nan at row 0, column 0$"),
+        (HAND_PROBS * 0.9, HAND_Y, 2, r"^probs must have rows summing to 1 \(within 0.0001; apply softmax to logits\), got row 0 summing to 0.9"),
+        (HAND_PROBS, HAND_Y[:3], 2, r"^y must have the same length as probs \(4\), got 3$"),
+        (HAND_PROBS, HAND_Y.astype(float), 2, r"^y must be a 1-D array of integer labels, got .* dtype float64$"),
+        (HAND_PROBS, np.array([0, 0, 2, 1]), 2, r"^y must hold labels in 0..1 \(one per column of probs\), got values from 0 to 2$"),
+        (HAND_PROBS, np.array([0, -1, 0, 1]), 2, r"^y must hold labels in 0..1 .*, got values from -1 to 1$"),
+        (HAND_PROBS, HAND_Y, 0, r"^n_bins must be an integer >= 1, got 0$"),
+        (HAND_PROBS, HAND_Y, 2.0, r"^n_bins must be an integer >= 1, got 2.0$"),
+        (HAND_PROBS, HAND_Y, True, r"^n_bins must be an integer >= 1, got True$"),
+    ],
+)  # fmt: skip
+def test_calibration_rejects_bad_input(probs, y, n_bins, message):
+    with pytest.raises(ValueError, match=message):
+        stats.calibration(probs, y, n_bins=n_bins)
+
+
+# --------------------------------------------------------------------------- comparison_table
+
+
+def test_comparison_table_one_row_per_record():
+    first = stats.paired_comparison([0.02, 0.03, 0.025], [0.03, 0.035, 0.03], **LABELS)
+    ca = np.array([True] * 95 + [False] * 5)
+    cb = np.array([True] * 90 + [False] * 10)
+    second = stats.mcnemar_record(ca, cb, **{**LABELS, "page": "weight_decay"})
+    table = stats.comparison_table([first, second])
+    assert list(table.columns) == [
+        "page", "data", "metric", "A", "B", "pairs", "A − B", "CI low", "CI high", "CI level", "p-value", "test",
+    ]  # fmt: skip
+    assert list(table["page"]) == ["dropout", "weight_decay"]
+    assert list(table["pairs"]) == [3, 100]
+    assert table["A − B"].tolist() == [first["delta"], second["delta"]]
+    assert table["p-value"].tolist() == [first["p_value"], second["p_value"]]
+    assert table.loc[1, "test"] == second["method"]
+
+
+def test_comparison_table_of_nothing_is_empty_with_the_columns():
+    table = stats.comparison_table([])
+    assert len(table) == 0 and len(table.columns) == 12
+
+
+@pytest.mark.parametrize(
+    "records, message",
+    [
+        ({"page": "x"}, r"^records must be a list of comparison records, got dict$"),
+        ([{"page": "x"}], r"^records\[0\] must be a comparison record \(a dict with keys page, .*\), got one missing data, metric, a, b,"),
+        (["not a record"], r"^records\[0\] must be a comparison record .*, got str$"),
+    ],
+)
+def test_comparison_table_rejects_bad_input(records, message):
+    with pytest.raises(ValueError, match=message):
+        stats.comparison_table(records)
+
+
+# --------------------------------------------------------------------------- the package
+
+
+def test_exports():
+    for name in stats.__all__:
+        assert getattr(ru, name) is getattr(stats, name)
+
+
+def test_import_needs_neither_torch_nor_pandas():
+    code = "import sys, regutils.stats; print('torch' in sys.modules, 'pandas' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
