@@ -10,8 +10,12 @@ coefficients, ``b`` the intercept, which is never penalized, ``n`` the number of
   + 0.5 * alpha * (1 - l1_ratio) * ||w||_2^2``
 
 so the same number ``alpha`` means a penalty about ``n`` times weaker in ``Ridge`` than in
-``Lasso``. :func:`weight_decay_equivalent` maps the L2 parts to torch's ``weight_decay``.
+``Lasso``. How these map to other libraries' knobs (torch ``weight_decay``, ``C``, Goodfellow's
+``α``) is explained once, on the book's notation page; :func:`weight_decay_equivalent` and
+:func:`map_alpha` are its computed forms.
 
+Cross-validation standardizes inside the folds (:func:`cv_curve` with ``standardize=True``,
+:func:`fit_cv_models`): a scaler fit on all training rows has seen every held-out fold.
 The path and cross-validation helpers never emit a ``ConvergenceWarning`` on the book's
 data: coordinate descent runs with a generous ``max_iter`` along a warm-started path.
 """
@@ -22,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from .checks import check_bool, check_int, check_options, check_real
 
 PENALTIES = ("ridge", "lasso", "elasticnet")
 
@@ -36,17 +42,19 @@ TOL = 1e-6
 # Validation
 
 
-def _as_xy(X, y) -> tuple[np.ndarray, np.ndarray]:
+def _as_xy(X, y, *, min_rows: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """``X`` (2-D, at least one column) and ``y`` (1-D, one value per row) as finite floats.
+
+    The one check of a data set in the package (:mod:`regutils.theory` uses it too).
+    """
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
-    if X.ndim != 2:
-        raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
-    if y.ndim != 1:
-        raise ValueError(f"y must be 1-D (n_samples,), got shape {y.shape}")
-    if len(X) != len(y):
-        raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
-    if len(X) < 2:
-        raise ValueError(f"need at least 2 rows, got {len(X)}")
+    if X.ndim != 2 or X.shape[1] == 0:
+        raise ValueError(f"X must be 2-D (n_samples, n_features >= 1), got shape {X.shape}")
+    if y.ndim != 1 or len(y) != len(X):
+        raise ValueError(f"y must be 1-D with one value per row of X ({len(X)}), got shape {y.shape}")
+    if len(X) < min_rows:
+        raise ValueError(f"X must have at least {min_rows} rows, got {len(X)}")
     if not (np.isfinite(X).all() and np.isfinite(y).all()):
         raise ValueError("X and y must be finite (no NaN or infinity)")
     return X, y
@@ -64,12 +72,9 @@ def _as_alphas(alphas) -> np.ndarray:
 
 
 def _check_penalty(penalty: str, l1_ratio) -> float | None:
-    if penalty not in PENALTIES:
-        raise ValueError(f"penalty must be one of {', '.join(PENALTIES)}; got {penalty!r}")
+    check_options("penalty", penalty, PENALTIES)
     if penalty == "elasticnet":
-        if l1_ratio is None or not 0.0 < float(l1_ratio) <= 1.0:
-            raise ValueError(f"l1_ratio must be in (0, 1] for the elastic net, got {l1_ratio!r}")
-        return float(l1_ratio)
+        return check_real("l1_ratio", l1_ratio, 0.0, 1.0, closed="right")
     return None
 
 
@@ -77,18 +82,24 @@ def _check_penalty(penalty: str, l1_ratio) -> float | None:
 # Objectives, written out
 
 
+def _residual(w, X, y, intercept) -> tuple[np.ndarray, np.ndarray]:
+    X, y = _as_xy(X, y)
+    w = np.asarray(w, dtype=float)
+    return w, y - X @ w - check_real("intercept", intercept)
+
+
 def ridge_objective(w, X, y, alpha: float, intercept: float = 0.0) -> float:
     """``||y - Xw - b||_2^2 + alpha * ||w||_2^2``: what ``sklearn.linear_model.Ridge`` minimizes."""
-    X, y = _as_xy(X, y)
-    r = y - X @ np.asarray(w, dtype=float) - intercept
-    return float(r @ r + alpha * np.sum(np.square(w)))
+    alpha = check_real("alpha", alpha, 0.0)
+    w, r = _residual(w, X, y, intercept)
+    return float(r @ r + alpha * np.sum(w * w))
 
 
 def lasso_objective(w, X, y, alpha: float, intercept: float = 0.0) -> float:
     """``1/(2n) * ||y - Xw - b||_2^2 + alpha * ||w||_1``: what ``sklearn.linear_model.Lasso`` minimizes."""
-    X, y = _as_xy(X, y)
-    r = y - X @ np.asarray(w, dtype=float) - intercept
-    return float(r @ r / (2 * len(y)) + alpha * np.sum(np.abs(w)))
+    alpha = check_real("alpha", alpha, 0.0)
+    w, r = _residual(w, X, y, intercept)
+    return float(r @ r / (2 * len(r)) + alpha * np.sum(np.abs(w)))
 
 
 def elastic_net_objective(w, X, y, alpha: float, l1_ratio: float, intercept: float = 0.0) -> float:
@@ -97,11 +108,11 @@ def elastic_net_objective(w, X, y, alpha: float, l1_ratio: float, intercept: flo
     ``1/(2n) * ||y - Xw - b||_2^2 + alpha * l1_ratio * ||w||_1
     + 0.5 * alpha * (1 - l1_ratio) * ||w||_2^2``
     """
-    X, y = _as_xy(X, y)
-    w = np.asarray(w, dtype=float)
-    r = y - X @ w - intercept
+    alpha = check_real("alpha", alpha, 0.0)
+    l1_ratio = check_real("l1_ratio", l1_ratio, 0.0, 1.0)
+    w, r = _residual(w, X, y, intercept)
     return float(
-        r @ r / (2 * len(y))
+        r @ r / (2 * len(r))
         + alpha * l1_ratio * np.sum(np.abs(w))
         + 0.5 * alpha * (1 - l1_ratio) * np.sum(w * w)
     )
@@ -127,20 +138,47 @@ def weight_decay_equivalent(
       no ``weight_decay`` counterpart and must be added to the loss by hand.
 
     The minimizer is the same; the learning rate that converges is not (the loss is scaled).
+    The lasso has no L2 term, so ``penalty="lasso"`` is refused.
     """
-    if not np.isfinite(alpha) or alpha < 0:
-        raise ValueError(f"alpha must be finite and >= 0, got {alpha!r}")
+    alpha = check_real("alpha", alpha, 0.0)
+    check_options("penalty", penalty, ("ridge", "elasticnet"))
     if penalty == "ridge":
-        if n_samples is None or int(n_samples) != n_samples or n_samples < 1:
-            raise ValueError(f"ridge needs n_samples, a positive integer; got {n_samples!r}")
-        return 2.0 * alpha / n_samples
-    if penalty == "elasticnet":
-        if l1_ratio is None or not 0.0 <= l1_ratio <= 1.0:
-            raise ValueError(f"l1_ratio must be in [0, 1], got {l1_ratio!r}")
-        return 2.0 * alpha * (1.0 - l1_ratio)
-    raise ValueError(
-        f"penalty must be 'ridge' or 'elasticnet' (the lasso has no L2 term), got {penalty!r}"
-    )
+        return 2.0 * alpha / check_int("n_samples", n_samples, 1)
+    return 2.0 * alpha * (1.0 - check_real("l1_ratio", l1_ratio, 0.0, 1.0))
+
+
+def map_alpha(prior: str, *, noise_sd: float, prior_scale: float, n_samples: int | None = None) -> float:
+    """The scikit-learn ``alpha`` whose fit is the posterior mode (MAP) under a prior on ``w``.
+
+    Model: ``y | w ~ N(Xw + b, noise_sd^2 I)``, the coefficients independent a priori.
+
+    * ``prior="gaussian"``: ``w_j ~ N(0, prior_scale^2)``. The negative log posterior is
+      ``||r||^2 / (2 sigma^2) + ||w||^2 / (2 tau^2)`` + const; times ``2 sigma^2`` it is the
+      ``Ridge`` objective with ``alpha = sigma^2 / tau^2`` (no ``n``: Ridge sums).
+    * ``prior="laplace"``: ``w_j ~ Laplace(0, prior_scale)`` (density ``exp(-|w|/s) / 2s``).
+      The negative log posterior is ``||r||^2 / (2 sigma^2) + ||w||_1 / s``; times
+      ``sigma^2 / n`` it is the ``Lasso`` objective with ``alpha = sigma^2 / (n s)``.
+    """
+    check_options("prior", prior, ("gaussian", "laplace"))
+    var = check_real("noise_sd", noise_sd, 0.0, closed="neither") ** 2
+    scale = check_real("prior_scale", prior_scale, 0.0, closed="neither")
+    if prior == "gaussian":
+        return var / scale**2
+    return var / (check_int("n_samples", n_samples, 1) * scale)
+
+
+def alpha_max(X, y, *, l1_ratio: float = 1.0) -> float:
+    """The smallest ``Lasso``/``ElasticNet`` ``alpha`` at which every coefficient is zero.
+
+    With centred ``X`` and ``y`` (the intercept absorbs the means), ``w = 0`` is optimal exactly
+    when ``|x_j^T y| / n <= alpha * l1_ratio`` for every ``j``, so
+    ``alpha_max = max_j |x_j^T y| / (n * l1_ratio)``: the smaller ``l1_ratio``, the larger the
+    alpha needed to clear the model.
+    """
+    X, y = _as_xy(X, y, min_rows=2)
+    l1_ratio = check_real("l1_ratio", l1_ratio, 0.0, 1.0, closed="right")
+    Xc, yc = X - X.mean(axis=0), y - y.mean()
+    return float(np.abs(Xc.T @ yc).max() / (len(y) * l1_ratio))
 
 
 def soft_threshold(z, threshold: float) -> np.ndarray:
@@ -149,12 +187,40 @@ def soft_threshold(z, threshold: float) -> np.ndarray:
     With orthonormal columns (``X.T @ X = I``) and ``z = X.T @ y``, the ``Lasso(alpha,
     fit_intercept=False)`` solution is ``soft_threshold(z, n * alpha)`` (the ``n`` undoes the
     ``1/(2n)``), while ``Ridge(alpha, fit_intercept=False)`` gives ``z / (1 + alpha)``: the lasso
-    moves every coefficient toward zero by the same amount and stops at zero, ridge scales.
+    moves every coefficient toward zero by the same amount and stops at zero, ridge scales
+    every coefficient by the same factor.
     """
-    if not np.isfinite(threshold) or threshold < 0:
-        raise ValueError(f"threshold must be finite and >= 0, got {threshold!r}")
+    threshold = check_real("threshold", threshold, 0.0)
     z = np.asarray(z, dtype=float)
     return np.sign(z) * np.maximum(np.abs(z) - threshold, 0.0)
+
+
+def _l2_ball_minimizer(A, c, radius) -> np.ndarray:
+    # Lagrange: w(mu) = (A + mu I)^{-1} A c, whose norm falls as mu grows; bisect ||w|| = radius
+    def w_of(mu):
+        return np.linalg.solve(A + mu * np.eye(2), A @ c)
+
+    lo, hi = 0.0, 1.0
+    while np.linalg.norm(w_of(hi)) > radius:
+        hi *= 2.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if np.linalg.norm(w_of(mid)) > radius else (lo, mid)
+    return w_of(hi)
+
+
+def _l1_ball_minimizer(A, c, radius) -> np.ndarray:
+    # the minimum lies on the boundary: the best point of each of the four edges
+    vertices = radius * np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]])
+    best, best_f = None, np.inf
+    for a, b in zip(vertices, np.roll(vertices, -1, axis=0)):
+        d = b - a
+        t = np.clip(-(d @ A @ (a - c)) / (d @ A @ d), 0.0, 1.0)
+        p = a + t * d
+        f = (p - c) @ A @ (p - c)
+        if f < best_f:
+            best, best_f = p, f
+    return best
 
 
 def norm_ball_minimizer(A, center, radius: float, ord: int) -> np.ndarray:
@@ -172,33 +238,11 @@ def norm_ball_minimizer(A, center, radius: float, ord: int) -> np.ndarray:
         raise ValueError(f"A must be 2x2 and center of length 2, got {A.shape} and {c.shape}")
     if not np.allclose(A, A.T) or np.linalg.eigvalsh(A).min() <= 0:
         raise ValueError("A must be symmetric positive definite")
-    if not np.isfinite(radius) or radius <= 0:
-        raise ValueError(f"radius must be finite and > 0, got {radius!r}")
-    if ord not in (1, 2):
-        raise ValueError(f"ord must be 1 or 2, got {ord!r}")
+    radius = check_real("radius", radius, 0.0, closed="neither")
+    check_options("ord", ord, (1, 2))
     if np.linalg.norm(c, ord) <= radius:
         return c.copy()
-    if ord == 2:
-        def w_of(mu):
-            return np.linalg.solve(A + mu * np.eye(2), A @ c)
-
-        lo, hi = 0.0, 1.0
-        while np.linalg.norm(w_of(hi)) > radius:
-            hi *= 2.0
-        for _ in range(200):
-            mid = 0.5 * (lo + hi)
-            lo, hi = (mid, hi) if np.linalg.norm(w_of(mid)) > radius else (lo, mid)
-        return w_of(hi)
-    vertices = radius * np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]])
-    best, best_f = None, np.inf
-    for a, b in zip(vertices, np.roll(vertices, -1, axis=0)):
-        d = b - a
-        t = np.clip(-(d @ A @ (a - c)) / (d @ A @ d), 0.0, 1.0)
-        p = a + t * d
-        f = (p - c) @ A @ (p - c)
-        if f < best_f:
-            best, best_f = p, f
-    return best
+    return _l2_ball_minimizer(A, c, radius) if ord == 2 else _l1_ball_minimizer(A, c, radius)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -234,6 +278,24 @@ class CoefPath:
         return np.count_nonzero(self.coefs, axis=0)
 
 
+def _centred_path(Xc, yc, alphas, penalty, l1_ratio, max_iter, tol) -> np.ndarray:
+    """Coefficients ``(n_features, n_alphas)`` on centred data, ``alphas`` ascending."""
+    from sklearn.linear_model import enet_path
+
+    if penalty == "ridge":
+        U, s, Vt = np.linalg.svd(Xc, full_matrices=False)
+        uty = U.T @ yc
+        return Vt.T @ (s[:, None] / (s[:, None] ** 2 + alphas[None, :]) * uty[:, None])
+    ratio = 1.0 if penalty == "lasso" else l1_ratio
+    # the Gram matrix makes each coordinate step O(p) instead of O(n p); enet_path returns
+    # the alphas in decreasing order, each fit warm-started from the previous one
+    _, coefs_desc, _ = enet_path(
+        Xc, yc, l1_ratio=ratio, alphas=alphas[::-1], precompute=Xc.T @ Xc, Xy=Xc.T @ yc,
+        max_iter=max_iter, tol=tol,
+    )
+    return coefs_desc[:, ::-1]
+
+
 def coef_path(
     X,
     y,
@@ -249,29 +311,17 @@ def coef_path(
     Gives the same coefficients as fitting ``Ridge(alpha)``, ``Lasso(alpha)`` or
     ``ElasticNet(alpha, l1_ratio)`` at each alpha separately, but in one pass: ridge through
     one SVD of the centered ``X`` (``w = V diag(s / (s^2 + alpha)) U^T y_c``), the lasso and the
-    elastic net through ``sklearn.linear_model.lasso_path`` / ``enet_path`` on centered data,
-    warm-started from the largest alpha down.
+    elastic net through ``sklearn.linear_model.enet_path`` on centered data with a precomputed
+    Gram matrix, warm-started from the largest alpha down.
     """
-    from sklearn.linear_model import enet_path
-
-    X, y = _as_xy(X, y)
+    X, y = _as_xy(X, y, min_rows=2)
     alphas = _as_alphas(alphas)
     l1_ratio = _check_penalty(penalty, l1_ratio)
+    max_iter = check_int("max_iter", max_iter, 1)
+    tol = check_real("tol", tol, 0.0, closed="neither")
     x_mean, y_mean = X.mean(axis=0), y.mean()
-    Xc, yc = X - x_mean, y - y_mean
-    if penalty == "ridge":
-        U, s, Vt = np.linalg.svd(Xc, full_matrices=False)
-        uty = U.T @ yc
-        coefs = Vt.T @ (s[:, None] / (s[:, None] ** 2 + alphas[None, :]) * uty[:, None])
-    else:
-        ratio = 1.0 if penalty == "lasso" else l1_ratio
-        # enet_path returns the alphas in decreasing order
-        _, coefs_desc, _ = enet_path(
-            Xc, yc, l1_ratio=ratio, alphas=alphas[::-1], max_iter=max_iter, tol=tol
-        )
-        coefs = coefs_desc[:, ::-1]
-    intercepts = y_mean - x_mean @ coefs
-    return CoefPath(alphas, coefs, intercepts, penalty, l1_ratio)
+    coefs = _centred_path(X - x_mean, y - y_mean, alphas, penalty, l1_ratio, max_iter, tol)
+    return CoefPath(alphas, coefs, y_mean - x_mean @ coefs, penalty, l1_ratio)
 
 
 @dataclass(frozen=True)
@@ -309,6 +359,12 @@ class CVCurve:
         return float(self.alphas[ok].max())
 
 
+def _default_cv(cv):
+    from sklearn.model_selection import KFold
+
+    return KFold(5, shuffle=True, random_state=0) if cv is None else cv
+
+
 def cv_curve(
     X,
     y,
@@ -317,6 +373,7 @@ def cv_curve(
     penalty: str,
     l1_ratio: float | None = None,
     cv=None,
+    standardize: bool = False,
     max_iter: int = MAX_ITER,
     tol: float = TOL,
 ) -> CVCurve:
@@ -324,59 +381,98 @@ def cv_curve(
 
     For each split of ``cv`` (any scikit-learn splitter; default ``KFold(5, shuffle=True,
     random_state=0)``), fit :func:`coef_path` on the training folds and score every alpha on
-    the held-out fold. This is what ``LassoCV``/``ElasticNetCV`` compute in ``mse_path_`` and
-    what ``RidgeCV(cv=..., scoring="neg_mean_squared_error")`` averages.
+    the held-out fold. With ``standardize=True`` each split first standardizes with the
+    means and standard deviations of its own training folds, exactly what
+    ``Pipeline([StandardScaler(), model])`` does inside ``GridSearchCV``; without it, this is
+    what ``LassoCV``/``ElasticNetCV`` compute in ``mse_path_``.
     """
-    from sklearn.model_selection import KFold
-
-    X, y = _as_xy(X, y)
+    X, y = _as_xy(X, y, min_rows=2)
     alphas = _as_alphas(alphas)
     _check_penalty(penalty, l1_ratio)
-    cv = KFold(5, shuffle=True, random_state=0) if cv is None else cv
+    standardize = check_bool("standardize", standardize)
     folds = []
-    for train, held in cv.split(X, y):
+    for train, held in _default_cv(cv).split(X, y):
+        X_fit, X_held = X[train], X[held]
+        if standardize:
+            mean, scale = X_fit.mean(axis=0), X_fit.std(axis=0)
+            scale = np.where(scale > 0, scale, 1.0)  # StandardScaler leaves constant columns
+            X_fit, X_held = (X_fit - mean) / scale, (X_held - mean) / scale
         path = coef_path(
-            X[train], y[train], alphas, penalty=penalty, l1_ratio=l1_ratio, max_iter=max_iter, tol=tol
+            X_fit, y[train], alphas, penalty=penalty, l1_ratio=l1_ratio, max_iter=max_iter, tol=tol
         )
-        folds.append(path.mse(X[held], y[held]))
+        folds.append(path.mse(X_held, y[held]))
     return CVCurve(alphas, np.column_stack(folds))
 
 
-def fit_cv_models(
-    X,
-    y,
-    *,
-    ridge_alphas,
-    lasso_alphas,
-    l1_ratios,
-    cv=None,
-    max_iter: int = MAX_ITER,
-    tol: float = TOL,
-) -> dict:
+def penalized_model(penalty: str, alpha: float | None = None, *, l1_ratio: float | None = None):
+    """``Pipeline([StandardScaler(), model])``, unfitted, with this module's convergence settings.
+
+    ``model`` is ``LinearRegression()`` for ``penalty=None``, else ``Ridge(alpha)``,
+    ``Lasso(alpha)`` or ``ElasticNet(alpha, l1_ratio)``. The scaler is part of the model, so
+    whatever fits the pipeline (``fit``, ``cross_val_score``, ``GridSearchCV``) learns the
+    scaling from the rows it fits on and nothing else.
+    """
+    from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if penalty is None:
+        return make_pipeline(StandardScaler(), LinearRegression())
+    l1_ratio = _check_penalty(penalty, l1_ratio)
+    alpha = check_real("alpha", alpha, 0.0, closed="neither")
+    model = {
+        "ridge": lambda: Ridge(alpha=alpha),
+        "lasso": lambda: Lasso(alpha=alpha, max_iter=MAX_ITER, tol=TOL),
+        "elasticnet": lambda: ElasticNet(alpha=alpha, l1_ratio=l1_ratio, max_iter=MAX_ITER, tol=TOL),
+    }[penalty]()
+    return make_pipeline(StandardScaler(), model)
+
+
+@dataclass(frozen=True)
+class CVModels:
+    """Models fitted with the alpha (and ``l1_ratio``) that cross-validation chose."""
+
+    models: dict
+    """Name -> fitted ``Pipeline([StandardScaler(), model])``: ``"OLS"``, ``"Ridge"``,
+    ``"Lasso"``, ``"Elastic net"``."""
+    curves: dict
+    """Name -> :class:`CVCurve` of the penalized models (the elastic net's at its chosen
+    ``l1_ratio``)."""
+    l1_ratio: float
+    """The elastic net's chosen ``l1_ratio``."""
+
+
+def fit_cv_models(X, y, *, ridge_alphas, lasso_alphas, l1_ratios, cv=None) -> CVModels:
     """Fit OLS and the three penalized models, each with alpha chosen by K-fold CV on ``X, y``.
 
-    Returns ``{"OLS": LinearRegression, "Ridge": RidgeCV, "Lasso": LassoCV,
-    "Elastic net": ElasticNetCV}``, all fitted. Every CV model uses the same folds (``cv``;
-    default ``KFold(5, shuffle=True, random_state=0)``) and scores by mean squared error
-    (``RidgeCV`` would otherwise score by R² when given folds). ``lasso_alphas`` also serves
-    the elastic net, at every ``l1_ratios`` value.
+    ``X`` is on its own (raw) scale: every model is a ``Pipeline([StandardScaler(), model])``
+    (:func:`penalized_model`), and the cross-validation standardizes inside the folds
+    (:func:`cv_curve` with ``standardize=True``). All models use the same folds (``cv``;
+    default ``KFold(5, shuffle=True, random_state=0)``) and score by mean squared error; the
+    chosen alpha minimizes the mean CV MSE. ``lasso_alphas`` also serves the elastic net, at
+    every ``l1_ratios`` value; the (``l1_ratio``, alpha) pair with the lowest CV MSE wins.
     """
-    from sklearn.linear_model import ElasticNetCV, LassoCV, LinearRegression, RidgeCV
-    from sklearn.model_selection import KFold
-
-    X, y = _as_xy(X, y)
-    ridge_alphas, lasso_alphas = _as_alphas(ridge_alphas), _as_alphas(lasso_alphas)
+    X, y = _as_xy(X, y, min_rows=2)
     l1_ratios = np.atleast_1d(np.asarray(l1_ratios, dtype=float))
     if l1_ratios.ndim != 1 or l1_ratios.size == 0 or not ((l1_ratios > 0) & (l1_ratios <= 1)).all():
         raise ValueError(f"l1_ratios must be a non-empty sequence of values in (0, 1], got {l1_ratios!r}")
-    cv = KFold(5, shuffle=True, random_state=0) if cv is None else cv
-    common = dict(cv=cv, max_iter=max_iter, tol=tol)
-    return {
-        "OLS": LinearRegression().fit(X, y),
-        "Ridge": RidgeCV(alphas=ridge_alphas, cv=cv, scoring="neg_mean_squared_error").fit(X, y),
-        "Lasso": LassoCV(alphas=lasso_alphas, **common).fit(X, y),
-        "Elastic net": ElasticNetCV(l1_ratio=list(l1_ratios), alphas=lasso_alphas, **common).fit(X, y),
+    cv = _default_cv(cv)
+    kw = dict(cv=cv, standardize=True)
+    curves = {
+        "Ridge": cv_curve(X, y, ridge_alphas, penalty="ridge", **kw),
+        "Lasso": cv_curve(X, y, lasso_alphas, penalty="lasso", **kw),
     }
+    enet = {
+        float(r): cv_curve(X, y, lasso_alphas, penalty="elasticnet", l1_ratio=float(r), **kw)
+        for r in l1_ratios
+    }
+    ratio = min(enet, key=lambda r: enet[r].mean.min())
+    curves["Elastic net"] = enet[ratio]
+    models = {"OLS": penalized_model(None).fit(X, y)}
+    for name, penalty in [("Ridge", "ridge"), ("Lasso", "lasso"), ("Elastic net", "elasticnet")]:
+        model = penalized_model(penalty, curves[name].best_alpha, l1_ratio=ratio)
+        models[name] = model.fit(X, y)
+    return CVModels(models, curves, ratio)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -396,8 +492,7 @@ def selection_scores(coef, true_coef, *, tol: float = 0.0) -> dict:
         raise ValueError(
             f"coef and true_coef must be 1-D of the same length, got {coef.shape} and {true_coef.shape}"
         )
-    if not np.isfinite(tol) or tol < 0:
-        raise ValueError(f"tol must be finite and >= 0, got {tol!r}")
+    tol = check_real("tol", tol, 0.0)
     selected = np.abs(coef) > tol
     truth = true_coef != 0
     if not truth.any():
@@ -435,13 +530,19 @@ def group_nonzero_counts(coefs, groups) -> pd.DataFrame:
     return pd.DataFrame(np.array(counts), index=pd.Index(ids, name="group"))
 
 
-def results_table(models: dict, X_test, y_test, true_coef=None) -> pd.DataFrame:
-    """One row per fitted model: chosen ``alpha`` / ``l1_ratio``, test MSE, selection scores.
+def _final_step(model):
+    """The estimator at the end of a pipeline (or the model itself)."""
+    return model.steps[-1][1] if hasattr(model, "steps") else model
 
-    ``models`` maps a name to a fitted scikit-learn linear model (``LinearRegression``,
-    ``Ridge``/``RidgeCV``, ``Lasso``/``LassoCV``, ``ElasticNet``/``ElasticNetCV``). ``alpha`` is
-    ``alpha_`` (CV models) or ``alpha``, NaN for OLS; ``l1_ratio`` likewise (1 for the lasso,
-    NaN for OLS and ridge). Precision and recall appear when ``true_coef`` is given.
+
+def results_table(models: dict, X_test, y_test, true_coef=None) -> pd.DataFrame:
+    """One row per fitted model: ``alpha`` / ``l1_ratio``, test MSE, selection scores.
+
+    ``models`` maps a name to a fitted scikit-learn linear model or a pipeline ending in one
+    (``LinearRegression``, ``Ridge``, ``Lasso``, ``ElasticNet`` or their ``…CV`` forms).
+    ``alpha`` is ``alpha_`` (CV models) or ``alpha``, NaN for OLS; ``l1_ratio`` likewise (1 for
+    the lasso, NaN for OLS and ridge). Precision and recall appear when ``true_coef`` is given;
+    a pipeline's coefficients are those of its last step (on the scaler's scale).
     """
     from sklearn.linear_model import Lasso, LassoCV
 
@@ -450,22 +551,20 @@ def results_table(models: dict, X_test, y_test, true_coef=None) -> pd.DataFrame:
         raise ValueError("models is empty")
     rows = []
     for name, model in models.items():
-        if not hasattr(model, "coef_"):
+        est = _final_step(model)
+        if not hasattr(est, "coef_"):
             raise ValueError(f"model {name!r} is not fitted (it has no coef_)")
-        alpha = getattr(model, "alpha_", getattr(model, "alpha", np.nan))
-        if isinstance(model, (Lasso, LassoCV)):
-            l1_ratio = 1.0
-        else:
-            l1_ratio = getattr(model, "l1_ratio_", getattr(model, "l1_ratio", np.nan))
+        alpha = getattr(est, "alpha_", getattr(est, "alpha", np.nan))
+        l1_ratio = getattr(est, "l1_ratio_", getattr(est, "l1_ratio", np.nan))
         row = {
             "model": name,
             "alpha": float(alpha),
-            "l1_ratio": float(l1_ratio),
+            "l1_ratio": 1.0 if isinstance(est, (Lasso, LassoCV)) else float(l1_ratio),
             "test_mse": float(np.mean((y_test - model.predict(X_test)) ** 2)),
-            "n_nonzero": int(np.count_nonzero(model.coef_)),
+            "n_nonzero": int(np.count_nonzero(est.coef_)),
         }
         if true_coef is not None:
-            scores = selection_scores(model.coef_, true_coef)
+            scores = selection_scores(est.coef_, true_coef)
             row["precision"] = scores["precision"]
             row["recall"] = scores["recall"]
         rows.append(row)

@@ -27,9 +27,10 @@ No intercept is fitted: centre ``X`` and ``y`` first.
 
 from __future__ import annotations
 
-from numbers import Integral, Real
-
 import numpy as np
+
+from .checks import check_int, check_real
+from .penalties import _as_xy
 
 __all__ = [
     "hessian_eigen",
@@ -42,30 +43,12 @@ __all__ = [
 ]
 
 
-def _as_xy(X, y) -> tuple[np.ndarray, np.ndarray]:
-    X = np.asarray(X, dtype=float)
-    y = np.asarray(y, dtype=float)
-    if X.ndim != 2:
-        raise ValueError(f"X must be a 2-d array (rows x features), got shape {X.shape}")
-    if y.ndim != 1 or len(y) != len(X):
-        raise ValueError(f"y must be a 1-d array with one value per row of X ({len(X)}), got shape {y.shape}")
-    if len(X) == 0 or X.shape[1] == 0:
-        raise ValueError(f"X must have at least one row and one column, got shape {X.shape}")
-    if not (np.all(np.isfinite(X)) and np.all(np.isfinite(y))):
-        raise ValueError("X and y must be finite (no NaN or infinity)")
-    return X, y
-
-
 def _check_steps(steps) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, Integral) or steps < 0:
-        raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
-    return int(steps)
+    return check_int("steps", steps, 0)
 
 
 def _check_positive(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real) or not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
+    return check_real(name, value, 0.0, closed="neither")
 
 
 def _check_lr(lr, eigvals: np.ndarray) -> float:
@@ -90,7 +73,7 @@ def hessian_eigen(X) -> tuple[np.ndarray, np.ndarray]:
     """
     X = np.asarray(X, dtype=float)
     if X.ndim != 2 or len(X) == 0:
-        raise ValueError(f"X must be a non-empty 2-d array, got shape {X.shape}")
+        raise ValueError(f"X must be a non-empty 2-D array, got shape {X.shape}")
     eigvals, Q = np.linalg.eigh(X.T @ X / len(X))
     return np.clip(eigvals, 0.0, None), Q
 
@@ -193,9 +176,8 @@ def equivalent_alpha(lr: float, steps: int) -> float:
     :func:`matching_alpha` for the exact per-direction value).
     """
     lr = _check_positive("lr", lr)
-    steps = _check_steps(steps)
-    if steps == 0:
-        raise ValueError("steps must be >= 1: zero steps of gradient descent is an infinite penalty")
+    # zero steps of gradient descent would be an infinite penalty
+    steps = check_int("steps", steps, 1)
     return 1.0 / (steps * lr)
 
 

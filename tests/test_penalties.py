@@ -57,7 +57,7 @@ def test_objectives_are_what_sklearn_minimizes(problem, model, objective):
 
 
 def test_objective_rejects_bad_shapes():
-    with pytest.raises(ValueError, match="X has 3 rows but y has 2"):
+    with pytest.raises(ValueError, match=r"y must be 1-D with one value per row of X \(3\)"):
         penalties.ridge_objective([0.0], np.ones((3, 1)), np.ones(2), 1.0)
     with pytest.raises(ValueError, match="X must be 2-D"):
         penalties.lasso_objective([0.0], np.ones(3), np.ones(3), 1.0)
@@ -107,11 +107,11 @@ def test_weight_decay_matches_elastic_net_l2_part(problem):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(alpha=1.0, penalty="ridge"), "ridge needs n_samples"),
-        (dict(alpha=1.0, penalty="ridge", n_samples=0), "ridge needs n_samples"),
-        (dict(alpha=-1.0, penalty="ridge", n_samples=5), "alpha must be finite and >= 0"),
-        (dict(alpha=1.0, penalty="elasticnet"), r"l1_ratio must be in \[0, 1\]"),
-        (dict(alpha=1.0, penalty="lasso"), "the lasso has no L2 term"),
+        (dict(alpha=1.0, penalty="ridge"), "n_samples must be an integer >= 1, got None"),
+        (dict(alpha=1.0, penalty="ridge", n_samples=0), "n_samples must be an integer >= 1, got 0"),
+        (dict(alpha=-1.0, penalty="ridge", n_samples=5), "alpha must be a finite number >= 0, got -1.0"),
+        (dict(alpha=1.0, penalty="elasticnet"), r"l1_ratio must be a finite number in \[0, 1\], got None"),
+        (dict(alpha=1.0, penalty="lasso"), "penalty must be one of 'ridge', 'elasticnet', got 'lasso'"),
     ],
 )
 def test_weight_decay_bad_input(kwargs, message):
@@ -126,7 +126,7 @@ def test_soft_threshold_hand_computed():
     np.testing.assert_allclose(
         penalties.soft_threshold([-3.0, -0.5, 0.0, 0.5, 2.0], 1.0), [-2.0, 0.0, 0.0, 0.0, 1.0]
     )
-    with pytest.raises(ValueError, match="threshold must be finite and >= 0"):
+    with pytest.raises(ValueError, match="threshold must be a finite number >= 0, got -0.1"):
         penalties.soft_threshold([1.0], -0.1)
 
 
@@ -162,11 +162,11 @@ def test_norm_ball_minimizer_matches_scipy(order, center):
 def test_norm_ball_minimizer_inside_and_bad_input():
     A = np.eye(2)
     np.testing.assert_array_equal(penalties.norm_ball_minimizer(A, [0.2, 0.1], 1.0, ord=1), [0.2, 0.1])
-    with pytest.raises(ValueError, match="ord must be 1 or 2"):
+    with pytest.raises(ValueError, match="ord must be one of 1, 2, got 3"):
         penalties.norm_ball_minimizer(A, [1, 1], 1.0, ord=3)
     with pytest.raises(ValueError, match="symmetric positive definite"):
         penalties.norm_ball_minimizer(np.array([[1.0, 2.0], [2.0, 1.0]]), [1, 1], 1.0, ord=2)
-    with pytest.raises(ValueError, match="radius must be finite and > 0"):
+    with pytest.raises(ValueError, match="radius must be a finite number > 0, got 0.0"):
         penalties.norm_ball_minimizer(A, [1, 1], 0.0, ord=2)
     with pytest.raises(ValueError, match="A must be 2x2"):
         penalties.norm_ball_minimizer(np.eye(3), [1, 1], 1.0, ord=2)
@@ -209,9 +209,9 @@ def test_sparse_paths_match_single_fits(problem, penalty, l1_ratio):
         (dict(alphas=[], penalty="lasso"), "alphas must be a non-empty 1-D"),
         (dict(alphas=[0.1, -1.0], penalty="lasso"), "alphas must be finite and > 0"),
         (dict(alphas=[0.1, 0.1], penalty="lasso"), "must not repeat"),
-        (dict(alphas=[0.1], penalty="l3"), "penalty must be one of ridge, lasso, elasticnet"),
-        (dict(alphas=[0.1], penalty="elasticnet"), r"l1_ratio must be in \(0, 1\]"),
-        (dict(alphas=[0.1], penalty="elasticnet", l1_ratio=0.0), r"l1_ratio must be in \(0, 1\]"),
+        (dict(alphas=[0.1], penalty="l3"), "penalty must be one of 'ridge', 'lasso', 'elasticnet', got 'l3'"),
+        (dict(alphas=[0.1], penalty="elasticnet"), r"l1_ratio must be a finite number in \(0, 1\], got None"),
+        (dict(alphas=[0.1], penalty="elasticnet", l1_ratio=0.0), r"l1_ratio must be a finite number in \(0, 1\], got 0.0"),
     ],
 )
 def test_coef_path_bad_input(problem, kwargs, message):
@@ -251,16 +251,89 @@ def test_one_se_rule_hand_computed():
     assert curve.one_se_alpha == 3.0
 
 
-def test_fit_cv_models_uses_the_given_grids(problem):
+def test_standardized_cv_is_the_pipeline_in_grid_search(problem):
+    from sklearn.model_selection import GridSearchCV
+
     X, y, _ = problem
-    models = penalties.fit_cv_models(
-        X, y, ridge_alphas=np.logspace(-2, 3, 10), lasso_alphas=np.logspace(-3, 0, 10), l1_ratios=[0.5, 1.0]
+    X = X * np.array([1.0, 10.0, 0.1, 3.0, 1.0, 50.0]) + 7.0  # columns on different scales
+    cv = KFold(4, shuffle=True, random_state=0)
+    alphas = np.logspace(-3, 0, 6)
+    curve = penalties.cv_curve(X, y, alphas, penalty="lasso", cv=cv, standardize=True, tol=1e-10)
+    search = GridSearchCV(
+        penalties.penalized_model("lasso", 1.0),
+        {"lasso__alpha": alphas, "lasso__tol": [1e-10]},
+        cv=cv,
+        scoring="neg_mean_squared_error",
+    ).fit(X, y)
+    np.testing.assert_allclose(curve.mean, -search.cv_results_["mean_test_score"], rtol=1e-6)
+    # scaling on all rows first is a different (leaky) computation
+    Xs = (X - X.mean(0)) / X.std(0)
+    leaky = penalties.cv_curve(Xs, y, alphas, penalty="lasso", cv=cv, tol=1e-10)
+    assert np.abs(leaky.mean - curve.mean).max() > 1e-6
+
+
+def test_fit_cv_models_matches_grid_search(problem):
+    from sklearn.model_selection import GridSearchCV
+
+    X, y, _ = problem
+    cv = KFold(5, shuffle=True, random_state=0)
+    ridge_alphas, lasso_alphas = np.logspace(-2, 3, 10), np.logspace(-3, 0, 10)
+    fits = penalties.fit_cv_models(
+        X, y, ridge_alphas=ridge_alphas, lasso_alphas=lasso_alphas, l1_ratios=[0.5, 1.0], cv=cv
     )
-    assert list(models) == ["OLS", "Ridge", "Lasso", "Elastic net"]
-    assert models["Ridge"].alpha_ in np.logspace(-2, 3, 10)
-    assert models["Elastic net"].l1_ratio_ in (0.5, 1.0)
+    assert list(fits.models) == ["OLS", "Ridge", "Lasso", "Elastic net"]
+    for name, step, alphas in [("Ridge", "ridge", ridge_alphas), ("Lasso", "lasso", lasso_alphas)]:
+        search = GridSearchCV(
+            penalties.penalized_model(step, 1.0), {f"{step}__alpha": alphas}, cv=cv,
+            scoring="neg_mean_squared_error",
+        ).fit(X, y)
+        assert fits.models[name][-1].alpha == pytest.approx(search.best_params_[f"{step}__alpha"])
+    assert fits.l1_ratio in (0.5, 1.0)
+    assert fits.models["Elastic net"][-1].l1_ratio == fits.l1_ratio
     with pytest.raises(ValueError, match="l1_ratios must be a non-empty sequence"):
         penalties.fit_cv_models(X, y, ridge_alphas=[1.0], lasso_alphas=[0.1], l1_ratios=[0.0])
+
+
+# --- MAP view and alpha_max -------------------------------------------------------------------
+
+
+def test_map_alpha_gaussian_prior_is_ridge(problem):
+    X, y, _ = problem
+    X, y = X - X.mean(0), y - y.mean()
+    sigma, tau = 0.5, 0.8
+    # posterior mode, written out: (X^T X / sigma^2 + I / tau^2)^{-1} X^T y / sigma^2
+    mode = np.linalg.solve(X.T @ X / sigma**2 + np.eye(X.shape[1]) / tau**2, X.T @ y / sigma**2)
+    alpha = penalties.map_alpha("gaussian", noise_sd=sigma, prior_scale=tau)
+    assert alpha == pytest.approx(sigma**2 / tau**2)
+    np.testing.assert_allclose(Ridge(alpha=alpha, fit_intercept=False).fit(X, y).coef_, mode, atol=1e-10)
+
+
+def test_map_alpha_laplace_prior_is_lasso(problem):
+    X, y, _ = problem
+    X, y = X - X.mean(0), y - y.mean()
+    sigma, s = 0.5, 0.05
+    alpha = penalties.map_alpha("laplace", noise_sd=sigma, prior_scale=s, n_samples=len(y))
+    w = Lasso(alpha=alpha, fit_intercept=False, tol=1e-14, max_iter=100_000).fit(X, y).coef_
+    # optimality of the negative log posterior ||r||^2/(2 sigma^2) + ||w||_1 / s (subgradient)
+    g = X.T @ (y - X @ w) / sigma**2
+    nz = w != 0
+    assert nz.any() and (~nz).any()
+    np.testing.assert_allclose(g[nz], np.sign(w[nz]) / s, rtol=1e-6)
+    assert np.all(np.abs(g[~nz]) <= 1 / s + 1e-9)
+    with pytest.raises(ValueError, match="n_samples must be an integer >= 1, got None"):
+        penalties.map_alpha("laplace", noise_sd=1.0, prior_scale=1.0)
+    with pytest.raises(ValueError, match="prior must be one of 'gaussian', 'laplace', got 'cauchy'"):
+        penalties.map_alpha("cauchy", noise_sd=1.0, prior_scale=1.0)
+
+
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.3])
+def test_alpha_max_is_where_every_coefficient_is_zero(problem, l1_ratio):
+    X, y, _ = problem
+    a = penalties.alpha_max(X, y, l1_ratio=l1_ratio)
+    fit = ElasticNet(alpha=a * 1.0001, l1_ratio=l1_ratio, tol=1e-12, max_iter=100_000).fit(X, y)
+    assert np.count_nonzero(fit.coef_) == 0
+    fit = ElasticNet(alpha=a * 0.99, l1_ratio=l1_ratio, tol=1e-12, max_iter=100_000).fit(X, y)
+    assert np.count_nonzero(fit.coef_) == 1
 
 
 # --- selection ------------------------------------------------------------------------------------
@@ -304,6 +377,7 @@ def test_group_nonzero_counts():
 def test_results_table(problem):
     X, y, w = problem
     models = {
+        "Pipe": penalties.penalized_model("lasso", 0.1).fit(X, y),
         "Ridge": Ridge(alpha=1.0).fit(X, y),
         "Lasso": Lasso(alpha=0.1).fit(X, y),
         "EN": ElasticNet(alpha=0.1, l1_ratio=0.3).fit(X, y),
@@ -315,6 +389,9 @@ def test_results_table(problem):
     assert table.loc["Lasso", "test_mse"] == pytest.approx(np.mean((y - lasso.predict(X)) ** 2))
     assert table.loc["Lasso", "n_nonzero"] == np.count_nonzero(lasso.coef_)
     assert table.loc["Ridge", "precision"] == pytest.approx(3 / 6)
+    assert table.loc["Pipe", "alpha"] == 0.1 and table.loc["Pipe", "l1_ratio"] == 1.0
+    pipe = models["Pipe"]
+    assert table.loc["Pipe", "test_mse"] == pytest.approx(np.mean((y - pipe.predict(X)) ** 2))
     with pytest.raises(ValueError, match="model 'bad' is not fitted"):
         penalties.results_table({"bad": Ridge()}, X, y)
     with pytest.raises(ValueError, match="models is empty"):
