@@ -8,8 +8,9 @@ The functions here glue them under reserved names, without displaying anything; 
 even when a page's outputs come from the execution cache.
 
 Reserved glue names: ``comparisons__<key>`` holds a JSON list of comparison records,
-``table__<name>`` the CSV text of a table. This module imports neither torch nor myst-nb
-at import time.
+``table__<name>`` the CSV text of a table. :func:`glue` is myst-nb's ``glue`` for notebooks
+that run without myst-nb (the reader notebooks use it). This module imports neither torch nor
+myst-nb at import time.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ __all__ = [
     "COMPARISONS_PREFIX",
     "TABLE_PREFIX",
     "comparison_record",
+    "glue",
     "publish_comparisons",
     "publish_table",
 ]
@@ -100,9 +102,29 @@ def comparison_record(record: dict) -> dict:
     return out
 
 
-def _glue(name: str, text: str) -> None:
-    from myst_nb import glue
+def glue(name: str, variable, display: bool = True) -> None:
+    """``myst_nb.glue`` without myst-nb: the same output, so a notebook runs where only
+    ``regutils`` is installed (Colab) and the book's build still reads what it glued.
 
+    ``display=False`` records the value without showing it. With myst-nb installed, its own
+    ``glue`` is used.
+    """
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        pass
+    else:
+        return myst_glue(name, variable, display=display)
+    from IPython.core.formatters import format_display_data
+    from IPython.display import display as ipy_display
+
+    bundle, metadata = format_display_data(variable)
+    prefix = "" if display else "application/papermill.record/"
+    metadata["scrapbook"] = dict(name=name, mime_prefix=prefix)
+    ipy_display({prefix + k: v for k, v in bundle.items()}, raw=True, metadata=metadata)
+
+
+def _glue(name: str, text: str) -> None:
     glue(name, _Text(text), display=False)
 
 

@@ -101,11 +101,37 @@ def test_real_glue_emits_the_text_itself_as_text_plain(monkeypatch):
     pytest.importorskip("myst_nb")
     shown = []
     import IPython.display
+    import myst_nb.ext.glue
 
-    monkeypatch.setattr(IPython.display, "display", lambda *a, **k: shown.append((a, k)))
+    record = lambda *a, **k: shown.append((a, k))  # noqa: E731
+    monkeypatch.setattr(IPython.display, "display", record)
+    monkeypatch.setattr(myst_nb.ext.glue, "ipy_display", record)
     ru.publish_table("t", pd.DataFrame({"a": [1]}))
     [((bundle,), kwargs)] = shown
     [(mime, text)] = bundle.items()
     assert mime.endswith("text/plain") and text == "a\n1\n"
     assert kwargs["metadata"]["scrapbook"]["name"] == "table__t"
     assert publish.TABLE_PREFIX == "table__"
+
+
+def test_glue_without_myst_nb_emits_what_myst_nb_emits(monkeypatch):
+    myst_nb = pytest.importorskip("myst_nb")
+    import IPython.display
+
+    import myst_nb.ext.glue
+
+    outputs = []
+    record = lambda *a, **k: outputs.append((a, k))  # noqa: E731
+    monkeypatch.setattr(IPython.display, "display", record)
+    monkeypatch.setattr(myst_nb.ext.glue, "ipy_display", record)  # bound when myst-nb loads
+    myst_nb.glue("x", 0.25, display=False)
+    monkeypatch.setitem(sys.modules, "myst_nb", None)  # import myst_nb now fails
+    publish.glue("x", 0.25, display=False)
+    publish.glue("y", "shown")
+    assert len(outputs) == 3, outputs
+    (theirs, ours, shown) = outputs
+    assert ours == theirs
+    assert shown[0][0] == {"text/plain": "'shown'"} and shown[1]["metadata"]["scrapbook"] == {
+        "name": "y",
+        "mime_prefix": "",
+    }
