@@ -261,3 +261,67 @@ def plot_path_frame(path, k: int, *, mse: dict, true_coef=None, groups=None, mse
     right.set(xlabel="alpha (log scale)", ylabel="MSE")
     right.legend(fontsize="small", loc="upper left")
     return fig
+
+
+def plot_bias_variance(table, *, ax=None, title=None, ylim=None):
+    """Expected test MSE and its parts against alpha for one model.
+
+    ``table`` has columns ``alpha``, ``bias2``, ``variance``, ``expected_mse`` and ``noise``
+    (one model's rows of :func:`regutils.bias_variance`). The noise floor is drawn as a
+    horizontal line: no model can go below it on average.
+    """
+    ax = _axes(ax)
+    missing = {"alpha", "bias2", "variance", "expected_mse", "noise"} - set(table.columns)
+    if missing:
+        raise ValueError(f"table lacks column(s) {', '.join(sorted(missing))}")
+    a = table["alpha"].to_numpy()
+    ax.plot(a, table["expected_mse"], color="k", lw=2.2, label="expected test MSE")
+    ax.plot(a, table["bias2"], color="tab:purple", lw=1.8, label="squared bias")
+    ax.plot(a, table["variance"], color="tab:cyan", lw=1.8, label="variance")
+    ax.axhline(table["noise"].iloc[0], color=COLORS["ols"], ls=":", lw=1.5, label="noise floor")
+    best = int(np.argmin(table["expected_mse"].to_numpy()))
+    ax.axvline(a[best], color="k", ls="--", lw=1, label=f"lowest expected MSE, alpha = {a[best]:.3g}")
+    ax.set_xscale("log")
+    ax.set(xlabel="alpha (log scale)", ylabel="mean squared error")
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_selection_frequency(freqs: dict, *, true_coef=None, groups=None, feature_names=None, ax=None):
+    """How often each feature is selected across draws, one bar series per model.
+
+    ``freqs`` maps a model name to an array of per-feature selection frequencies in [0, 1].
+    Correlated blocks are shaded; features in the true support (``true_coef != 0``) are marked
+    with a black dot at 1.
+    """
+    ax = _axes(ax, figsize=(10, 3.4))
+    names = list(freqs)
+    if not names:
+        raise ValueError("freqs is empty")
+    n = len(np.asarray(freqs[names[0]]))
+    x = np.arange(n)
+    if groups is not None:
+        for g in sorted(set(int(v) for v in groups if v >= 0)):
+            idx = np.flatnonzero(np.asarray(groups) == g)
+            ax.axvspan(idx.min() - 0.5, idx.max() + 0.5, color="0.93" if g % 2 else "0.87", zorder=0)
+    width = 0.8 / len(names)
+    for i, (name, f) in enumerate(freqs.items()):
+        f = np.asarray(f, dtype=float)
+        if f.shape != (n,) or np.any((f < 0) | (f > 1)):
+            raise ValueError(f"freqs[{name!r}] must be {n} values in [0, 1]")
+        key = name.lower().replace(" ", "")
+        color = next((COLORS[k] for k in ("ridge", "lasso", "elasticnet") if key.startswith(k)), f"C{i}")
+        ax.bar(x + (i - (len(names) - 1) / 2) * width, f, width=width, color=color, label=name, zorder=2)
+    if true_coef is not None:
+        support = np.flatnonzero(np.asarray(true_coef) != 0)
+        ax.plot(support, np.ones(len(support)), "k.", ms=5, label="truly non-zero", zorder=3)
+    if feature_names is not None:
+        ax.set_xticks(x[::4], [feature_names[j] for j in x[::4]], fontsize="small")
+    ax.set(xlim=(-0.7, n - 0.3), ylim=(0, 1.08), xlabel="feature (shaded: correlated blocks)",
+           ylabel="share of draws selected")
+    ax.legend(fontsize="small", ncol=len(names) + 1, loc="upper right")
+    return ax

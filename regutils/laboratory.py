@@ -1,0 +1,185 @@
+"""The book's data generator as a laboratory: many training sets from one population.
+
+:func:`regutils.make_regression_data` draws the book's one data set. The population behind it
+can give as many fresh training sets, and as large a test set, as an experiment needs: latent
+features ``z`` (six blocks of four columns that correlate at 0.95, then 24 independent
+columns, all standard normal) and ``y = 5 + z @ beta + N(0, 2^2)``, with the generator's own
+``beta`` (:func:`population`). Here ``z`` is used as the feature matrix. The book's observed
+columns are ``x = mean + scale * z``, and every model here standardizes with its own training
+rows' statistics, which maps ``x`` and ``z`` to the same numbers: the observed means and
+scales cannot change a prediction.
+
+Everything is vectorized over draws: a draw is one slice of a ``(n_draws, n_rows, n_features)``
+array. :func:`fit_draws` fits one penalty along an alpha grid on every draw (ridge in closed
+form from each draw's Gram matrix, the lasso and the elastic net by warm-started coordinate
+descent on it); :func:`bias_variance` splits the expected test error into squared bias,
+variance and noise (Hastie, Tibshirani & Friedman, ESL §7.3); :func:`cv_draws` cross-validates
+every draw with the scaling inside the folds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import data
+from .checks import check_int
+from .penalties import _as_alphas, _centred_path, _check_penalty, _default_cv, MAX_ITER, TOL
+
+__all__ = ["Population", "population", "draw_datasets", "DrawFits", "fit_draws", "bias_variance", "cv_draws"]
+
+
+@dataclass(frozen=True)
+class Population:
+    """The generator's population, on the latent (standardized) feature scale."""
+
+    beta: np.ndarray
+    """True coefficients of ``z``, shape ``(48,)``; 14 are non-zero."""
+    intercept: float
+    noise_sd: float
+    groups: np.ndarray
+    """Correlated block of each feature (``-1``: independent)."""
+    feature_names: list
+
+
+def population() -> Population:
+    """The constants :func:`regutils.make_regression_data` draws from (seed-independent)."""
+    beta = np.array([data._TRUE_Z_COEF.get(name, 0.0) for name in data.FEATURES])
+    return Population(
+        beta, data._INTERCEPT, data._NOISE_SD, data._feature_groups(), list(data.FEATURES)
+    )
+
+
+def draw_datasets(n_draws: int, n_rows: int, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n_draws`` independent data sets of ``n_rows`` rows from the population.
+
+    Returns ``Z`` of shape ``(n_draws, n_rows, 48)`` and ``y`` of shape ``(n_draws, n_rows)``,
+    drawn exactly as step 1 and 3 of :func:`regutils.make_regression_data` describe (block
+    features ``sqrt(rho) * factor + sqrt(1 - rho) * own``), from ``default_rng(seed)``.
+    """
+    n_draws = check_int("n_draws", n_draws, 1)
+    n_rows = check_int("n_rows", n_rows, 2)
+    pop = population()
+    rng = np.random.default_rng(seed)
+    k, size, rho = data._N_BLOCKS, data._BLOCK_SIZE, data._BLOCK_RHO
+    factors = rng.standard_normal((n_draws, n_rows, k))
+    Z = rng.standard_normal((n_draws, n_rows, len(pop.beta)))
+    Z[..., : k * size] = (
+        np.sqrt(rho) * np.repeat(factors, size, axis=-1) + np.sqrt(1 - rho) * Z[..., : k * size]
+    )
+    y = pop.intercept + Z @ pop.beta + rng.normal(0.0, pop.noise_sd, (n_draws, n_rows))
+    return Z, y
+
+
+@dataclass(frozen=True)
+class DrawFits:
+    """One penalty fitted along ``alphas`` on every draw, each draw standardized on its own."""
+
+    alphas: np.ndarray
+    """Ascending, shape ``(n_alphas,)``."""
+    coefs: np.ndarray
+    """On the standardized features, shape ``(n_draws, n_features, n_alphas)``."""
+    raw_coefs: np.ndarray
+    """The same models on the unscaled features (``coefs / scale``)."""
+    intercepts: np.ndarray
+    """On the unscaled features, shape ``(n_draws, n_alphas)``."""
+
+    def predict(self, Z) -> np.ndarray:
+        """Predictions of draw ``b``'s models on ``Z[b]`` (or on one shared 2-D ``Z``)."""
+        Z = np.asarray(Z, dtype=float)
+        sub = "nf,bfa->bna" if Z.ndim == 2 else "bnf,bfa->bna"
+        return np.einsum(sub, Z, self.raw_coefs) + self.intercepts[:, None, :]
+
+
+def _ridge_batch(G, c, alphas) -> np.ndarray:
+    # w(alpha) = Q diag(1 / (lambda + alpha)) Q^T c for every draw at once
+    lam, Q = np.linalg.eigh(G)
+    qc = np.einsum("bfe,bf->be", Q, c)
+    return np.einsum("bfe,bea->bfa", Q, qc[:, :, None] / (lam[:, :, None] + alphas))
+
+
+def fit_draws(Z, y, alphas, *, penalty: str, l1_ratio: float | None = None, tol: float = TOL) -> DrawFits:
+    """Fit ``Ridge``, ``Lasso`` or ``ElasticNet`` at every alpha on every draw.
+
+    Each draw is standardized with its own rows' means and standard deviations (what
+    ``Pipeline([StandardScaler(), model])`` does), then fitted as in
+    :func:`regutils.coef_path`: the same objective, the same ``alpha``.
+    """
+    Z, y = np.asarray(Z, dtype=float), np.asarray(y, dtype=float)
+    if Z.ndim != 3 or y.shape != Z.shape[:2]:
+        raise ValueError(f"Z must be (n_draws, n_rows, n_features) and y (n_draws, n_rows), got {Z.shape}, {y.shape}")
+    alphas = _as_alphas(alphas)
+    l1_ratio = _check_penalty(penalty, l1_ratio)
+    mean, scale, y_mean = Z.mean(axis=1), Z.std(axis=1), y.mean(axis=1)
+    Xs = (Z - mean[:, None]) / scale[:, None]
+    yc = y - y_mean[:, None]
+    if penalty == "ridge":
+        coefs = _ridge_batch(np.einsum("bnf,bng->bfg", Xs, Xs), np.einsum("bnf,bn->bf", Xs, yc), alphas)
+    else:
+        coefs = np.stack(
+            [_centred_path(Xs[b], yc[b], alphas, penalty, l1_ratio, MAX_ITER, tol) for b in range(len(Z))]
+        )
+    raw = coefs / scale[:, :, None]
+    intercepts = y_mean[:, None] - np.einsum("bf,bfa->ba", mean, raw)
+    return DrawFits(alphas, coefs, raw, intercepts)
+
+
+def bias_variance(fits: DrawFits, Z_test, y_test, *, model: str) -> pd.DataFrame:
+    """Expected test MSE over draws, split as ESL §7.3 does, at every alpha.
+
+    With ``f_b`` the model fitted on draw ``b``, ``f_bar`` their average and ``f*`` the true
+    regression function ``5 + z @ beta``, averaged over the test rows ``x``:
+
+    * ``variance = mean_x sum_b (f_b(x) - f_bar(x))^2 / (B - 1)`` over the ``B`` draws
+    * ``bias2 = mean_x (f_bar(x) - f*(x))^2 - variance / B``: the plain plug-in value also
+      contains the variance of ``f_bar`` itself, ``variance / B``, which would dominate where
+      the true bias is tiny (small alpha); subtracting it makes the estimate unbiased
+    * ``noise = mean_x (y - f*(x))^2`` (the realized noise of this test set, about 4)
+    * ``expected_mse = mean_b mean_x (y - f_b(x))^2``
+
+    ``expected_mse = bias2 + variance + noise + 2 mean_x (f_bar - f*)(f* - y)``; the last term
+    has expectation 0 and is small on a large test set. Computed through the test set's
+    second-moment matrix, so no ``(n_draws, n_test, n_alphas)`` array is formed.
+    """
+    if len(fits.coefs) < 2:
+        raise ValueError(f"a variance needs at least 2 draws, got {len(fits.coefs)}")
+    pop = population()
+    Zt = np.column_stack([np.ones(len(Z_test)), np.asarray(Z_test, dtype=float)])
+    y_test = np.asarray(y_test, dtype=float)
+    M, m_y = Zt.T @ Zt / len(Zt), Zt.T @ y_test / len(Zt)
+    theta = np.concatenate([fits.intercepts[:, None, :], fits.raw_coefs], axis=1)  # (b, 1+f, a)
+    truth = np.concatenate([[pop.intercept], pop.beta])
+    d_bar = theta.mean(axis=0) - truth[:, None]
+    spread = theta - theta.mean(axis=0)
+    n_draws = len(theta)
+    variance = np.einsum("bfa,fg,bga->a", spread, M, spread) / (n_draws - 1)
+    second = np.einsum("bfa,fg,bga->a", theta, M, theta) / n_draws
+    cross = np.einsum("bfa,f->a", theta, m_y) / n_draws
+    return pd.DataFrame({
+        "model": model,
+        "alpha": fits.alphas,
+        "bias2": np.einsum("fa,fg,ga->a", d_bar, M, d_bar) - variance / n_draws,
+        "variance": variance,
+        "expected_mse": y_test @ y_test / len(y_test) - 2 * cross + second,
+        "noise": float(np.mean((y_test - Zt @ truth) ** 2)),
+    })
+
+
+def cv_draws(Z, y, alphas, *, penalty: str, l1_ratio: float | None = None, cv=None) -> np.ndarray:
+    """K-fold CV MSE of every draw at every alpha, shape ``(n_draws, n_alphas, n_folds)``.
+
+    Every draw uses the same row indices for its folds (``cv``; default ``KFold(5,
+    shuffle=True, random_state=0)``); the draws are independent, so that loses nothing. Each
+    training fold is standardized on its own, as :func:`regutils.cv_curve` with
+    ``standardize=True`` does for one data set. Pass a slice of the result to
+    :class:`regutils.CVCurve` (``CVCurve(alphas, out[b])``) for its best and 1-SE alphas.
+    """
+    Z, y = np.asarray(Z, dtype=float), np.asarray(y, dtype=float)
+    folds = []
+    for train, held in _default_cv(cv).split(Z[0]):
+        fits = fit_draws(Z[:, train], y[:, train], alphas, penalty=penalty, l1_ratio=l1_ratio)
+        err = y[:, held, None] - fits.predict(Z[:, held])
+        folds.append(np.mean(err**2, axis=1))
+    return np.stack(folds, axis=-1)

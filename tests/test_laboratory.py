@@ -1,0 +1,97 @@
+"""regutils.laboratory against the generator's description, scikit-learn and brute force."""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import ElasticNet, Lasso, Ridge
+from sklearn.model_selection import KFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from regutils import data, laboratory as lab, penalties
+
+
+def test_population_is_the_generators():
+    pop = lab.population()
+    # the coefficients data.make_regression_data's docstring lists, on the latent scale
+    expected = np.zeros(48)
+    expected[0:4], expected[4:8] = 1.5, -1.0
+    expected[24:30] = [3, -2.5, 2, -1.5, 1, -0.75]
+    np.testing.assert_array_equal(pop.beta, expected)
+    _, true_coef = data.make_regression_data()
+    np.testing.assert_array_equal(np.flatnonzero(pop.beta), np.flatnonzero(true_coef.to_numpy()))
+    assert (pop.intercept, pop.noise_sd) == (5.0, 2.0)
+
+
+def test_draw_has_the_generators_statistics():
+    Z, y = lab.draw_datasets(2, 50_000, seed=0)
+    assert Z.shape == (2, 50_000, 48) and y.shape == (2, 50_000)
+    C = np.corrcoef(Z[0].T)
+    assert C[0, 1] == pytest.approx(0.95, abs=0.01) and C[20, 23] == pytest.approx(0.95, abs=0.01)
+    assert abs(C[0, 4]) < 0.02 and abs(C[24, 30]) < 0.02
+    pop = lab.population()
+    noise = y - pop.intercept - Z @ pop.beta
+    assert noise.std() == pytest.approx(2.0, rel=0.01)
+    Z2, _ = lab.draw_datasets(2, 50_000, seed=0)
+    np.testing.assert_array_equal(Z, Z2)  # seeded
+
+
+@pytest.mark.parametrize(
+    "penalty, model",
+    [
+        ("ridge", lambda a: Ridge(alpha=a)),
+        ("lasso", lambda a: Lasso(alpha=a, tol=1e-12, max_iter=100_000)),
+        ("elasticnet", lambda a: ElasticNet(alpha=a, l1_ratio=0.5, tol=1e-12, max_iter=100_000)),
+    ],
+)
+def test_fit_draws_is_a_scaler_pipeline_per_draw(penalty, model):
+    Z, y = lab.draw_datasets(3, 40, seed=1)
+    Z = Z[:, :, :10]
+    y = y - Z.sum(axis=2)  # any response will do
+    alphas = [0.05, 0.5, 5.0]
+    fits = lab.fit_draws(Z, y, alphas, penalty=penalty, l1_ratio=0.5, tol=1e-10)
+    Zt, _ = lab.draw_datasets(1, 7, seed=2)
+    pred = fits.predict(Zt[0, :, :10])
+    for b in range(3):
+        for k, a in enumerate(alphas):
+            pipe = make_pipeline(StandardScaler(), model(a)).fit(Z[b], y[b])
+            np.testing.assert_allclose(fits.coefs[b, :, k], pipe[-1].coef_, atol=1e-6)
+            np.testing.assert_allclose(pred[b, :, k], pipe.predict(Zt[0, :, :10]), atol=1e-6)
+
+
+def test_bias_variance_is_the_brute_force_average():
+    Z, y = lab.draw_datasets(6, 60, seed=3)
+    Zt, yt = lab.draw_datasets(1, 30, seed=4)
+    fits = lab.fit_draws(Z, y, [1.0, 50.0], penalty="ridge")
+    table = lab.bias_variance(fits, Zt[0], yt[0], model="ridge")
+    pop = lab.population()
+    F = fits.predict(Zt[0])  # (draws, test rows, alphas)
+    f_star = pop.intercept + Zt[0] @ pop.beta
+    var = F.var(axis=0, ddof=1).mean(axis=0)
+    np.testing.assert_allclose(table["variance"], var, rtol=1e-10)
+    plug_in = ((F.mean(axis=0) - f_star[:, None]) ** 2).mean(axis=0)
+    np.testing.assert_allclose(table["bias2"], plug_in - var / 6, rtol=1e-10)
+    np.testing.assert_allclose(table["expected_mse"], ((yt[0][None, :, None] - F) ** 2).mean(axis=(0, 1)))
+    assert table["noise"].iloc[0] == pytest.approx(np.mean((yt[0] - f_star) ** 2))
+    assert list(table.columns) == ["model", "alpha", "bias2", "variance", "expected_mse", "noise"]
+
+
+def test_cv_draws_is_cv_curve_with_scaling_in_the_folds():
+    Z, y = lab.draw_datasets(2, 50, seed=5)
+    alphas = np.logspace(-2, 0, 5)
+    cv = KFold(5, shuffle=True, random_state=0)
+    out = lab.cv_draws(Z, y, alphas, penalty="lasso", cv=cv)
+    assert out.shape == (2, 5, 5)
+    for b in range(2):
+        ref = penalties.cv_curve(Z[b], y[b], alphas, penalty="lasso", cv=cv, standardize=True)
+        np.testing.assert_allclose(out[b], ref.fold_mse, rtol=1e-3)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="n_draws must be an integer >= 1, got 0"):
+        lab.draw_datasets(0, 10, seed=0)
+    with pytest.raises(ValueError, match="Z must be"):
+        lab.fit_draws(np.ones((3, 4)), np.ones(3), [1.0], penalty="ridge")
+    Z, y = lab.draw_datasets(1, 20, seed=0)
+    fits = lab.fit_draws(Z, y, [1.0], penalty="ridge")
+    with pytest.raises(ValueError, match="at least 2 draws"):
+        lab.bias_variance(fits, Z[0], y[0], model="ridge")
