@@ -19,23 +19,29 @@ A small generated script (``vendor/widgets-setup.js``) runs between require.js a
 (html-manager finds its fonts relative to that), and gives MathJax 3 the ``MathJax.Hub.Queue``
 of MathJax 2 that the widget views call to typeset their labels.
 
-**Every chapter has a notebook for Colab and Binder.** Colab opens only ``.ipynb`` files, from
-GitHub. A generated ``.ipynb`` beside its ``.md`` source would make Sphinx find two files for one
-document, so the build writes them to ``_build/notebooks/<docname>.ipynb`` instead, and the
-publishing workflow pushes them, on top of the published commit, to the ``notebooks_branch``
-branch (``book/<chapter>.ipynb`` beside ``book/<chapter>.md``). The page's Colab and Binder
-buttons are pointed at that branch. Each generated notebook starts with a cell (tagged
-``remove-cell``; it exists only in the generated notebook) that installs ``regutils`` from that
-branch when it runs in Colab; chapters that train a network ask Colab for a GPU; relative image
-paths are made absolute so that images load in Colab too.
+**Every chapter has a reader's notebook, for Colab, Binder and the download.** At
+``build-finished`` each chapter's executed notebook (``<build>/jupyter_execute/``, fresh or from
+the execution cache) becomes the reader's notebook (tools/reader_notebooks.py: numbers filled
+in, outputs kept, MyST translated, hidden cells hidden, an install cell pinned to the commit
+the site was built from). Colab opens only ``.ipynb`` files, from GitHub, and a generated
+``.ipynb`` beside its ``.md`` source would make Sphinx find two files for one document, so the
+build writes them to ``_build/notebooks/<docname>.ipynb``; the publishing workflow pushes them
+to the ``notebooks_branch`` branch, where the page's Colab and Binder buttons point. The same
+file replaces the page's ``.ipynb`` download (``_sources/<docname>.ipynb``). Relative image
+paths are made absolute (raw GitHub at the build's commit) so that images load anywhere.
+
+**Every page's results are data.** At ``build-finished`` tools/publish_data.py writes the glued
+numbers, comparisons and tables of every page under ``_data/``; each page that published any
+ends with a line linking to them ("The numbers on this page").
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
-from collections.abc import Sequence
+import subprocess
 from pathlib import Path
 from urllib.parse import quote
 
@@ -63,11 +69,6 @@ MATHJAX_UNUSED = {
     "tex-svg-full.js",
     "tex-mml-svg.js",
 }
-
-# A chapter that calls one of these trains a network on MNIST: its notebook asks Colab for a GPU.
-NETWORK_API = ("fit", "sweep", "MLP", "load_mnist")
-NETWORK_CALL = re.compile(r"\b(?:ru|regutils)\.(?:%s)\b" % "|".join(NETWORK_API))
-
 
 # --------------------------------------------------------------------------- vendored assets
 
@@ -177,36 +178,6 @@ def github_parts(repository_url: str) -> tuple[str, str]:
     return match.group(1), match.group(2)
 
 
-# Modules chapters import that Colab does not have, and the distributions that provide them
-# (regutils brings the rest of what the chapters need, or Colab has it already).
-COLAB_EXTRAS = {"myst_nb": "myst-nb"}  # `from myst_nb import glue`
-
-
-def install_cell_source(org: str, repo: str, branch: str, extras: Sequence[str] = ()) -> str:
-    """The first cell: in Colab, pip-install regutils from ``branch`` and ``extras``."""
-    packages = [f"regutils @ git+https://github.com/{org}/{repo}@{branch}", *extras]
-    return (
-        "# Colab: install this book's `regutils` package. Elsewhere (Binder, a local clone) it is\n"
-        "# installed already, and this cell does nothing.\n"
-        "try:\n"
-        "    import google.colab  # noqa: F401\n"
-        "except ImportError:\n"
-        "    pass\n"
-        "else:\n"
-        "    import subprocess\n"
-        "    import sys\n"
-        "\n"
-        f"    packages = {packages!r}\n"
-        '    subprocess.run([sys.executable, "-m", "pip", "install", "-q", *packages], check=True)'
-    )
-
-
-def imported_modules(nb) -> set[str]:
-    """Top-level names of the modules the code cells of ``nb`` import."""
-    pattern = re.compile(r"^\s*(?:import|from)\s+(\w+)", re.M)
-    return {m for c in nb.cells if c.cell_type == "code" for m in pattern.findall(c.source)}
-
-
 _IMAGE_PATTERNS = (
     re.compile(r"(!\[[^\]]*\]\()([^)\s]+)"),  # ![alt](path)
     re.compile(r"(<img\b[^>]*?\bsrc=[\"'])([^\"']+)"),  # <img src="path">
@@ -228,64 +199,117 @@ def absolute_images(markdown: str, base_url: str) -> str:
     return markdown
 
 
-def trains_a_network(nb) -> bool:
-    """Whether a code cell of ``nb`` calls the part of ``regutils`` that trains networks."""
-    return any(
-        cell.cell_type == "code" and NETWORK_CALL.search(cell.source) for cell in nb.cells
-    )
+def build_commit(root: Path = ROOT) -> str:
+    """The commit the site is built from: ``GITHUB_SHA`` in CI, else the checkout's HEAD.
 
-
-def colab_notebook(source: Path, *, docname: str, org: str, repo: str, branch: str):
-    """The notebook for Colab/Binder of the MyST markdown chapter ``source`` (no outputs).
-
-    Its first cell installs ``regutils`` from ``branch`` in Colab (tagged ``remove-cell``);
-    image paths point at ``branch`` on GitHub; a chapter that trains a network asks for a GPU.
+    Without either (a source tree outside git), the release tag ``v<version>`` of regutils.
     """
-    import jupytext
-    import nbformat
+    sha = os.environ.get("GITHUB_SHA", "").strip()
+    if re.fullmatch(r"[0-9a-f]{40}", sha):
+        return sha
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        version = re.search(r'^version = "([^"]+)"', (root / "pyproject.toml").read_text(), re.M)
+        return f"v{version.group(1)}"
 
-    nb = jupytext.read(source, fmt="md:myst")
-    folder = docname.rsplit("/", 1)[0] if "/" in docname else ""
-    base = f"https://raw.githubusercontent.com/{org}/{repo}/{branch}/{folder}".rstrip("/")
-    for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            cell.source = absolute_images(cell.source, base)
-    extras = sorted(COLAB_EXTRAS[m] for m in imported_modules(nb) & COLAB_EXTRAS.keys())
-    install = nbformat.v4.new_code_cell(
-        install_cell_source(org, repo, branch, extras), metadata={"tags": ["remove-cell"]}
+
+def site_url(app) -> str:
+    """Where the site is published: ``html_baseurl``, else the repository's GitHub Pages."""
+    if app.config.html_baseurl:
+        return app.config.html_baseurl.rstrip("/") + "/"
+    org, repo = github_parts(app.config.html_theme_options.get("repository_url", ""))
+    return f"https://{org}.github.io/{repo}/"
+
+
+def book_order(env) -> list[str]:
+    """Every document in the order of the book's table of contents."""
+    order, seen = [], set()
+
+    def walk(doc):
+        if doc in seen:
+            return
+        seen.add(doc)
+        order.append(doc)
+        for child in env.toctree_includes.get(doc, []):
+            walk(child)
+
+    walk(env.config.root_doc)
+    return order + sorted(set(env.found_docs) - seen)
+
+
+def notebook_docs(app) -> list[str]:
+    """The chapters that are notebooks (have a kernel) and were executed, in book order."""
+    build = Path(app.outdir).parent
+    return [
+        doc
+        for doc in book_order(app.env)
+        if "kernelspec" in app.env.metadata.get(doc, {})
+        and (build / "jupyter_execute" / f"{doc}.ipynb").is_file()
+    ]
+
+
+def translation_context(app, docname: str, notebooks: list[str]):
+    """A :class:`myst_translate.Context` for ``docname``, filled from the Sphinx environment."""
+    import myst_translate
+    import publish_data
+
+    env, build = app.env, Path(app.outdir).parent
+    if not hasattr(app, "reader_bibliography"):
+        files = [Path(app.srcdir) / f for f in getattr(app.config, "bibtex_bibfiles", [])]
+        app.reader_bibliography = myst_translate.read_bibliography(files)
+    labels = {k: v for k, v in env.domaindata["std"]["labels"].items() if v[0]}
+    numbers = {}
+    for doc, kinds in getattr(env, "toc_fignumbers", {}).items():
+        for kind in ("figure", "table", "code-block"):
+            for ident, number in kinds.get(kind, {}).items():
+                numbers[ident] = ".".join(map(str, number))
+    for label, (doc, number) in env.domaindata.get("math", {}).get("objects", {}).items():
+        numbers.setdefault(label, str(number))
+    return myst_translate.Context(
+        docname=docname,
+        glue=publish_data.read_glue(build, docname),
+        glue_of=lambda doc: publish_data.read_glue(build, doc),
+        titles={d: env.titles[d].astext() for d in book_order(env) if d in env.titles},
+        notebooks=set(notebooks),
+        labels=labels,
+        fignumbers=numbers,
+        site_url=site_url(app),
+        bibliography=app.reader_bibliography,
+        source_dir=Path(env.doc2path(docname)).parent,
     )
-    nb.cells.insert(0, install)
-    nb.metadata.pop("jupytext", None)
-    colab = {"name": Path(docname).name + ".ipynb", "provenance": []}
-    if trains_a_network(nb):
-        nb.metadata["accelerator"] = "GPU"
-        colab["gpuType"] = "T4"
-    nb.metadata["colab"] = colab
-    for i, cell in enumerate(nb.cells):  # stable ids: the file changes only when the chapter does
-        cell["id"] = f"cell-{i}"
-    nbformat.validate(nb)
-    return nb
 
 
 def write_notebooks(app, exception) -> None:
+    """Write each chapter's reader notebook to ``_build/notebooks/`` and over the download."""
     if exception is not None or app.builder is None or app.builder.format != "html":
         return
     import nbformat
+    import reader_notebooks
 
     org, repo = github_parts(app.config.html_theme_options.get("repository_url", ""))
-    out = Path(app.outdir).parent / "notebooks"
-    for docname in sorted(app.env.found_docs):
-        source = Path(app.env.doc2path(docname))
-        if source.suffix != ".md" or "kernelspec" not in app.env.metadata.get(docname, {}):
-            continue
-        nb = colab_notebook(
-            source, docname=docname, org=org, repo=repo, branch=app.config.notebooks_branch
+    commit = build_commit()
+    requirement = reader_notebooks.pinned_requirement(org, repo, commit)
+    build, docs = Path(app.outdir).parent, notebook_docs(app)
+    for docname in docs:
+        executed = nbformat.read(build / "jupyter_execute" / f"{docname}.ipynb", as_version=4)
+        ctx = translation_context(app, docname, docs)
+        nb = reader_notebooks.reader_notebook(
+            executed, ctx, requirement=requirement, commit=commit, colab_name=Path(docname).name + ".ipynb"
         )
-        target = out / f"{docname}.ipynb"
-        target.parent.mkdir(parents=True, exist_ok=True)
+        folder = docname.rsplit("/", 1)[0] if "/" in docname else ""
+        base = f"https://raw.githubusercontent.com/{org}/{repo}/{commit}/{folder}".rstrip("/")
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                cell.source = absolute_images(cell.source, base)
         text = nbformat.writes(nb) + "\n"
-        if not target.exists() or target.read_text() != text:
-            target.write_text(text)
+        for target in (build / "notebooks" / f"{docname}.ipynb", Path(app.outdir) / "_sources" / f"{docname}.ipynb"):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.exists() or target.read_text() != text:
+                target.write_text(text)
 
 
 def point_launch_buttons(app, pagename, templatename, context, doctree) -> None:
@@ -311,6 +335,52 @@ def point_launch_buttons(app, pagename, templatename, context, doctree) -> None:
                     launch.get("notebook_interface", "classic")
                 ]
                 button["url"] = f"{binder}/v2/gh/{org}/{repo}/{branch}?urlpath={ui}/{notebook}"
+
+
+# --------------------------------------------------------------------------- results as data
+
+
+def write_data(app, exception) -> None:
+    """Write ``_data/`` (tools/publish_data.py) from every page's glue data."""
+    if exception is not None or app.builder is None or app.builder.format != "html":
+        return
+    import publish_data
+
+    publish_data.write_data(Path(app.outdir).parent, app.outdir, app.env.found_docs)
+
+
+def data_links_html(files: dict, pathto) -> str:
+    """The line at the end of a page that links to the data it published."""
+    links = []
+    if files.get("numbers"):
+        url = pathto(f"_data/{files['numbers']}", 1)
+        links.append(f'<a class="reference external" href="{url}">the numbers on this page</a> (JSON)')
+    for name in files.get("tables", []):
+        url = pathto(f"_data/{name}", 1)
+        links.append(f'<a class="reference external" href="{url}">{name}</a>')
+    if files.get("comparisons"):
+        url = pathto("_data/comparisons.json", 1)
+        links.append(f'<a class="reference external" href="{url}">its comparisons</a> (in the book\'s JSON)')
+    if not links:
+        return ""
+    return f'\n<p class="page-data">Data: {", ".join(links)}.</p>\n'
+
+
+def link_page_data(app, pagename, templatename, context, doctree) -> None:
+    """End each page that glued numbers, tables or comparisons with links to them."""
+    if "body" not in context or doctree is None:
+        return
+    import publish_data
+
+    values, comparisons, tables = publish_data.split_glue(
+        publish_data.read_glue(Path(app.outdir).parent, pagename)
+    )
+    files = {
+        "numbers": f"{publish_data.page_name(pagename)}.json" if values else None,
+        "tables": [f"{name}.csv" for name in sorted(tables)],
+        "comparisons": len(comparisons),
+    }
+    context["body"] += data_links_html(files, context["pathto"])
 
 
 # --------------------------------------------------------------------------- wiring
@@ -358,7 +428,9 @@ def setup(app):
     app.site_assets = None
     app.connect("config-inited", use_served_assets)
     app.connect("build-finished", copy_assets)
+    app.connect("build-finished", write_data)
     app.connect("build-finished", write_notebooks)
+    app.connect("html-page-context", link_page_data)
     # after sphinx-book-theme has built the buttons (priority 501)
     app.connect("html-page-context", point_launch_buttons, priority=600)
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)

@@ -1,0 +1,90 @@
+"""Find MyST that reached a reader unrendered: roles, directive fences, targets, substitutions.
+
+One checker for the two places a reader sees the book's text: the built HTML pages
+(:func:`unrendered_in_html`) and the markdown cells of the reader notebooks
+(:func:`unrendered_in_markdown`). Both return the offending constructs as strings, so a test
+can assert that the list is empty and show what it found.
+
+What counts, outside code blocks and math:
+
+- a role, ``{name}`text` `` (any name), or a role name alone, ``{glue:text}``: a name with a
+  colon, or one of :data:`KNOWN_NAMES` (a role whose backticks were mangled leaves its
+  name behind, as ``{glue:text}`train_device` `` inside double backticks does);
+- a directive fence, a line opening with ```` ```{name} ```` or ``:::{name}``, or a bare
+  ``:::`` line that closes one;
+- a label target, a line ``(name)=``;
+- a substitution, ``{{ name }}``.
+"""
+
+from __future__ import annotations
+
+import re
+
+# roles and directives of MyST, Sphinx, myst-nb, sphinx-design and sphinxcontrib-bibtex that a
+# chapter may use; a bare {name} of one of these in text is a leftover
+KNOWN_NAMES = frozenset(
+    """
+    glue cite doc ref numref eq math term download abbr sub sup kbd code-cell eval-rst
+    dropdown admonition note warning tip hint important caution attention danger error seealso
+    literalinclude bibliography tableofcontents toctree figure image margin sidebar card
+    tab-set tab-item grid grid-item exercise solution solution-start solution-end index
+    """.split()
+)
+_NAME = r"[A-Za-z][\w.+-]*(?::[\w.+-]*)*"
+ROLE = re.compile(r"\{(%s)\}`[^`\n]*`" % _NAME)
+BARE_NAME = re.compile(r"\{(%s)\}" % _NAME)
+FENCE = re.compile(r"^[ \t>]*(?:`{3,}|~{3,}|:{3,})\{(%s)\}.*$|^[ \t>]*:{3,}[ \t]*$" % _NAME, re.M)
+TARGET = re.compile(r"^[ \t]*\([\w.:-]+\)=[ \t]*$", re.M)
+SUBSTITUTION = re.compile(r"\{\{\s*[\w.]+\s*\}\}")
+
+_CODE_FENCE = re.compile(r"^([ \t>]*)(`{3,}|~{3,})(?!\{)[^\n]*\n.*?^\1?\2[ \t]*$", re.M | re.S)
+_DISPLAY_MATH = re.compile(r"\$\$.*?\$\$", re.S)
+_INLINE_MATH = re.compile(r"(?<![\\$])\$(?!\s)[^$\n]+?(?<!\s)\$(?!\d)")
+
+
+def unrendered(text: str) -> list[str]:
+    """The MyST constructs in ``text`` (plain text: code blocks and math already removed)."""
+    found: list[str] = []
+
+    def keep(match):
+        found.append(match.group(0).strip())
+        return " "
+
+    for pattern in (FENCE, TARGET, SUBSTITUTION, ROLE):  # each construct counts once
+        text = pattern.sub(keep, text)
+    found += [
+        m.group(0)
+        for m in BARE_NAME.finditer(text)
+        if ":" in m.group(1) or m.group(1) in KNOWN_NAMES
+    ]
+    return found
+
+
+def unrendered_in_markdown(markdown: str) -> list[str]:
+    """The MyST constructs in a Jupyter markdown cell, outside fenced code and math."""
+    text = _CODE_FENCE.sub("", markdown)
+    text = _DISPLAY_MATH.sub("", text)
+    return unrendered(_INLINE_MATH.sub("", text))
+
+
+_SKIPPED_TAGS = ("pre", "script", "style", "textarea", "svg")
+
+
+def html_text(html: str) -> str:
+    """The visible text of an HTML page, without code blocks, scripts and typeset math."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    for tag in soup(_SKIPPED_TAGS):
+        tag.decompose()
+    for tag in soup.select(".highlight, .math, .MathJax, mjx-container"):
+        tag.decompose()
+    return soup.get_text("")
+
+
+def unrendered_in_html(html: str) -> list[str]:
+    """The MyST constructs left in the visible text of a built page (see :func:`unrendered`)."""
+    text = html_text(html)
+    text = _DISPLAY_MATH.sub("", text)
+    text = re.sub(r"\\\(.*?\\\)|\\\[.*?\\\]", "", text, flags=re.S)
+    return unrendered(text)
