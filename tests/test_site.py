@@ -1,7 +1,9 @@
-"""The reader's side of the site, without a browser: served assets, notebooks, launch buttons.
+"""The reader's side of the site, without a browser: served assets, launch buttons, data files,
+no raw MyST on the pages.
 
 tools/site_assets.py serves require.js, html-manager and MathJax from the site, writes a
-notebook per chapter for Colab and Binder, and points the pages' buttons at them.
+notebook per chapter for Colab and Binder (tests/test_notebooks.py checks those), points the
+pages' buttons at them, and publishes every page's results under ``_data/``.
 tests/test_browser.py checks the same site in Chromium.
 """
 
@@ -13,7 +15,6 @@ import re
 import shutil
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import nbformat
@@ -24,108 +25,6 @@ from test_book import toc_files
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 import site_assets  # noqa: E402
-
-CHAPTER = """\
----
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-
-# A chapter
-
-![a figure](figures/curve.png) and ![remote](https://example.org/x.png)
-
-```{figure} figures/other.png
-A caption.
-```
-
-```{code-cell} ipython3
-import regutils as ru
-x = 1
-```
-
-```{code-cell} ipython3
-print(x)
-```
-"""
-
-
-def chapter(tmp_path, text=CHAPTER):
-    path = tmp_path / "book" / "chapter.md"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
-
-
-def notebook(path):
-    return site_assets.colab_notebook(
-        path, docname="book/chapter", org="someone", repo="book", branch="notebooks"
-    )
-
-
-def test_notebook_starts_with_a_hidden_install_cell_then_the_chapter(tmp_path):
-    nb = notebook(chapter(tmp_path))
-    nbformat.validate(nb)
-    install, *cells = nb.cells
-    assert install.cell_type == "code" and install.metadata["tags"] == ["remove-cell"]
-    assert [c.source for c in cells if c.cell_type == "code"] == [
-        "import regutils as ru\nx = 1",
-        "print(x)",
-    ]
-    assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code")
-    assert "jupytext" not in nb.metadata and nb.metadata["kernelspec"]["name"] == "python3"
-
-
-def test_install_cell_installs_from_the_branch_only_in_colab(tmp_path, monkeypatch):
-    source = notebook(chapter(tmp_path)).cells[0].source
-    calls = []
-    monkeypatch.setattr(subprocess, "run", lambda *a, **k: calls.append((a, k)))
-    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
-    exec(compile(source, "install-cell", "exec"), {})
-    assert calls == []  # not in Colab: regutils is installed already
-    google = types.ModuleType("google")
-    google.colab = types.ModuleType("google.colab")
-    monkeypatch.setitem(sys.modules, "google", google)
-    monkeypatch.setitem(sys.modules, "google.colab", google.colab)
-    exec(compile(source, "install-cell", "exec"), {})
-    [(args, kwargs)] = calls
-    assert args[0][1:4] == ["-m", "pip", "install"]
-    assert args[0][-1] == "regutils @ git+https://github.com/someone/book@notebooks"
-    # a chapter that glues numbers into its text needs myst-nb, which Colab lacks
-    glued = CHAPTER.replace("x = 1", "from myst_nb import glue\nx = 1")
-    calls.clear()
-    exec(compile(notebook(chapter(tmp_path, glued)).cells[0].source, "install-cell", "exec"), {})
-    [(args, kwargs)] = calls
-    assert args[0][-2:] == ["regutils @ git+https://github.com/someone/book@notebooks", "myst-nb"]
-    assert kwargs == {"check": True}
-
-
-def test_relative_images_point_at_the_branch_on_github(tmp_path):
-    text = "\n".join(c.source for c in notebook(chapter(tmp_path)).cells)
-    base = "https://raw.githubusercontent.com/someone/book/notebooks/book"
-    assert f"![a figure]({base}/figures/curve.png)" in text
-    assert f"```{{figure}} {base}/figures/other.png" in text
-    assert "![remote](https://example.org/x.png)" in text
-    html = site_assets.absolute_images('<img alt="a" src="f.png">', "https://h/b")
-    assert html == '<img alt="a" src="https://h/b/f.png">'
-
-
-def test_only_chapters_that_train_a_network_ask_colab_for_a_gpu(tmp_path):
-    plain = notebook(chapter(tmp_path))
-    assert "accelerator" not in plain.metadata and "gpuType" not in plain.metadata["colab"]
-    trains = CHAPTER.replace("x = 1", "history = ru.fit(model, data)")
-    nb = notebook(chapter(tmp_path, trains))
-    assert nb.metadata["accelerator"] == "GPU" and nb.metadata["colab"]["gpuType"] == "T4"
-    # torch alone (a linear model in a few lines) is not a network to train on a GPU
-    torch_only = CHAPTER.replace("x = 1", "import torch\nx = torch.zeros(3)")
-    assert "accelerator" not in notebook(chapter(tmp_path, torch_only)).metadata
-
 
 def test_without_node_modules_the_site_uses_the_same_versions_from_a_cdn(tmp_path):
     assert site_assets.vendored_files(tmp_path) is None
@@ -227,3 +126,141 @@ def test_pages_load_scripts_only_from_the_site(built_book):
     widgets, mathjax = site_assets.script_urls(True, {})
     for rel in [*widgets, mathjax]:
         assert (html_dir / "_static" / rel).is_file(), rel
+
+
+# --------------------------------------------------------------------------- results as data
+
+import myst_check  # noqa: E402
+import publish_data  # noqa: E402
+
+
+def glue_output(text=None, **data):
+    """A glued output as myst-nb keeps it in ``<docname>.glue.json``."""
+    bundle = dict(data)
+    if text is not None:
+        bundle["text/plain"] = text
+    return {"output_type": "display_data", "metadata": {"scrapbook": {}}, "data": bundle}
+
+
+def test_glued_reprs_are_parsed_as_literals_and_nothing_else():
+    cases = {
+        "6": 6,
+        "0.1275640482150931": 0.1275640482150931,
+        "np.float64(0.5)": 0.5,
+        "np.int64(-3)": -3,
+        "numpy.float32(2.5)": 2.5,
+        "np.True_": True,
+        "'cpu'": "cpu",
+        "np.str_('cuda')": "cuda",
+        "[1, 2.5]": [1, 2.5],
+        "{'a': 1}": {"a": 1},
+    }
+    for text, value in cases.items():
+        assert publish_data.parse_plain(text) == (True, value), text
+    for text in ("<Figure size 640x480 with 1 Axes>", "__import__('os').system('x')", "   a  b\n0  1  2"):
+        assert publish_data.parse_plain(text) == (False, None), text
+
+
+def test_page_json_excludes_figures_and_reserved_names(tmp_path):
+    records = [{"page": "p", "delta": 0.1}]
+    glue = {
+        "best": glue_output("6"),
+        "mse": glue_output("np.float64(0.25)"),
+        "nan": glue_output("nan"),
+        "first": glue_output("<IPython.core.display.Markdown object>", **{"text/markdown": "`x0`"}),
+        "fig": glue_output("<Figure size 640x480 with 1 Axes>", **{"image/png": "iVBOR"}),
+        "frame": glue_output("   a\n0  1", **{"text/html": "<table></table>"}),
+        "comparisons__main": glue_output(json.dumps(records)),
+        "table__path": glue_output("alpha,n\n0.1,3"),
+    }
+    build = tmp_path / "_build"
+    (build / "jupyter_execute" / "book").mkdir(parents=True)
+    (build / "jupyter_execute" / "book" / "ch.glue.json").write_text(json.dumps(glue))
+    index = publish_data.write_data(build, build / "html", ["book/ch", "book/none"])
+    data = build / "html" / "_data"
+    assert json.loads((data / "ch.json").read_text()) == {
+        "best": 6,
+        "mse": 0.25,
+        "nan": None,
+        "first": "`x0`",
+    }
+    assert json.loads((data / "comparisons.json").read_text()) == records
+    assert (data / "path.csv").read_text() == "alpha,n\n0.1,3\n"
+    assert index == {"book/ch": {"numbers": "ch.json", "tables": ["path.csv"], "comparisons": 1}}
+    assert json.loads((data / "index.json").read_text()) == index
+
+
+def test_publish_data_and_regutils_agree_on_the_reserved_names():
+    from regutils import publish
+
+    assert publish_data.COMPARISONS_PREFIX == publish.COMPARISONS_PREFIX
+    assert publish_data.TABLE_PREFIX == publish.TABLE_PREFIX
+
+
+def test_data_links_name_what_the_page_published():
+    html = site_assets.data_links_html(
+        {"numbers": "ch.json", "tables": ["path.csv"], "comparisons": 2}, lambda p, r: "../" + p
+    )
+    assert '<a class="reference external" href="../_data/ch.json">the numbers on this page</a>' in html
+    assert 'href="../_data/path.csv"' in html and 'href="../_data/comparisons.json"' in html
+    assert site_assets.data_links_html({"numbers": None, "tables": []}, lambda p, r: p) == ""
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        "<p>lowest at degree {glue:text}`best_degree`</p>",
+        '<p><code class="docutils literal"><span class="pre">{glue:text}</span></code>train_device``</p>',
+        "<p>:::{dropdown} Solution</p>",
+        "<p>see {doc}`experiments` and {cite}`x2020`</p>",
+        "<p>```{literalinclude} ../regutils/models.py</p>",
+        "<p>{{ substitution }}</p>",
+    ],
+)
+def test_the_checker_finds_raw_myst_in_a_page(markup):
+    assert myst_check.unrendered_in_html(f"<html><body>{markup}</body></html>")
+
+
+def test_the_checker_ignores_code_and_math():
+    page = """<html><body>
+    <div class="highlight"><pre>print(f"{glue:text}`x`")</pre></div>
+    <pre>:::{dropdown}</pre>
+    <span class="math notranslate">\\(\\frac{1}{2n}\\)</span>
+    <div class="math">$$\\operatorname{sign}(w)$$</div>
+    <p>a set {k} and {x:g} formatting in prose</p>
+    <script>var a = "{glue}`x`";</script>
+    </body></html>"""
+    assert myst_check.unrendered_in_html(page) == []
+
+
+@pytest.mark.slow
+@pytest.mark.book
+def test_no_page_shows_raw_myst(built_book):
+    found = {}
+    for doc in toc_files():
+        left = myst_check.unrendered_in_html((built_book / "html" / f"{doc}.html").read_text())
+        if left:
+            found[doc] = left
+    assert found == {}, f"unrendered MyST on the site: {found}"
+
+
+@pytest.mark.slow
+@pytest.mark.book
+def test_every_page_publishes_its_numbers_and_links_to_them(built_book):
+    data = built_book / "html" / "_data"
+    index = json.loads((data / "index.json").read_text())
+    records = json.loads((data / "comparisons.json").read_text())
+    assert isinstance(records, list)
+    for doc in toc_files():
+        glue = publish_data.read_glue(built_book, doc)
+        values, comparisons, tables = publish_data.split_glue(glue)
+        html = (built_book / "html" / f"{doc}.html").read_text()
+        if not values:
+            assert "the numbers on this page" not in html, doc
+            continue
+        page = json.loads((data / index[doc]["numbers"]).read_text())
+        assert page.keys() == values.keys(), doc
+        assert f'href="../_data/{index[doc]["numbers"]}"' in html, f"{doc}: no link to its numbers"
+        for name in tables:
+            assert (data / f"{name}.csv").is_file(), f"{doc}: table {name} not written"
+        assert all(r in records for r in comparisons), f"{doc}: comparisons missing"

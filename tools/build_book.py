@@ -25,9 +25,11 @@ FLAGS = ["-n", "-W", "--keep-going"]
 
 
 def source_hash(package: Path = ROOT / "regutils") -> str:
-    """sha256 over the path and bytes of every ``.py`` file in ``package``, in sorted order."""
+    """sha256 over the path and bytes of every ``.py`` file in ``package`` and of the data files
+    it ships (``data_files/``, which chapters read), in sorted order."""
     digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
+    data = [p for p in (package / "data_files").rglob("*") if p.is_file()]
+    for path in sorted([*package.rglob("*.py"), *data]):
         digest.update(path.relative_to(package).as_posix().encode())
         digest.update(b"\0")
         digest.update(path.read_bytes())

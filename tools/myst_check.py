@@ -7,9 +7,10 @@ can assert that the list is empty and show what it found.
 
 What counts, outside code blocks and math:
 
-- a role, ``{name}`text` `` (any name), or a role name alone, ``{glue:text}``: a name with a
-  colon, or one of :data:`KNOWN_NAMES` (a role whose backticks were mangled leaves its
-  name behind, as ``{glue:text}`train_device` `` inside double backticks does);
+- a role, ``{name}`text` `` (any name), or a role name alone, ``{glue:text}``, when the name
+  (or its domain, before a colon) is one of :data:`KNOWN_NAMES` or :data:`DOMAINS` (a role whose
+  backticks were mangled leaves its name behind, as ``{glue:text}`train_device` `` inside
+  double backticks does), while ``{x:g}`` in a format string is left alone;
 - a directive fence, a line opening with ```` ```{name} ```` or ``:::{name}``, or a bare
   ``:::`` line that closes one;
 - a label target, a line ``(name)=``;
@@ -30,6 +31,8 @@ KNOWN_NAMES = frozenset(
     tab-set tab-item grid grid-item exercise solution solution-start solution-end index
     """.split()
 )
+# Sphinx domains, whose roles are written {domain:role}
+DOMAINS = frozenset({"py", "std", "c", "cpp", "js", "rst", "math", "prf", "bib", "sd"})
 _NAME = r"[A-Za-z][\w.+-]*(?::[\w.+-]*)*"
 ROLE = re.compile(r"\{(%s)\}`[^`\n]*`" % _NAME)
 BARE_NAME = re.compile(r"\{(%s)\}" % _NAME)
@@ -55,7 +58,7 @@ def unrendered(text: str) -> list[str]:
     found += [
         m.group(0)
         for m in BARE_NAME.finditer(text)
-        if ":" in m.group(1) or m.group(1) in KNOWN_NAMES
+        if m.group(1).split(":")[0] in KNOWN_NAMES | DOMAINS
     ]
     return found
 
