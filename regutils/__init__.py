@@ -63,6 +63,7 @@ _EXPORTS = {
     "matching_alpha": "theory",
     # the data generator as a laboratory: many draws from one population
     "population": "laboratory",
+    "generator_intercept": "laboratory",
     "draw_datasets": "laboratory",
     "DrawFits": "laboratory",
     "fit_draws": "laboratory",

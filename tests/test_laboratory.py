@@ -79,7 +79,7 @@ def test_cv_draws_is_cv_curve_with_scaling_in_the_folds():
     Z, y = lab.draw_datasets(2, 50, seed=5)
     alphas = np.logspace(-2, 0, 5)
     cv = KFold(5, shuffle=True, random_state=0)
-    out = lab.cv_draws(Z, y, alphas, penalty="lasso", cv=cv)
+    out = lab.cv_draws(Z, y, alphas, penalty="lasso", cv=cv, tol=1e-6)
     assert out.shape == (2, 5, 5)
     for b in range(2):
         ref = penalties.cv_curve(Z[b], y[b], alphas, penalty="lasso", cv=cv, standardize=True)
@@ -95,3 +95,16 @@ def test_bad_input():
     fits = lab.fit_draws(Z, y, [1.0], penalty="ridge")
     with pytest.raises(ValueError, match="at least 2 draws"):
         lab.bias_variance(fits, Z[0], y[0], model="ridge")
+
+
+def test_generator_intercept_leaves_exactly_the_generators_noise():
+    frame, true_coef = data.make_regression_data(7)
+    residual = frame["y"] - lab.generator_intercept(7) - frame[data.FEATURES] @ true_coef
+    # replay the generator's draws to the end: its noise is the last 100 normals
+    rng = np.random.default_rng(7)
+    rng.standard_normal((100, 6))
+    rng.standard_normal((100, 48))
+    rng.normal(0.0, 3.0, 48)
+    rng.uniform(0, 1, 48)
+    noise = rng.normal(0.0, 2.0, 100)
+    np.testing.assert_allclose(residual, noise, atol=1e-9)
