@@ -63,9 +63,10 @@ def requirement_names(path: Path) -> set[str]:
     return names
 
 
-# imported by chapters, installed in Binder without being listed: binder/postBuild installs
-# regutils; IPython is the kernel's own (and a dependency of ipywidgets)
-PROVIDED = {"regutils", "IPython"}
+# imported by chapters, installed in Binder without being listed: regutils comes with the
+# pulled notebooks (binder/README.md); IPython is the kernel's own (and a dependency of
+# ipywidgets); the reader notebooks import glue from regutils.publish instead of myst_nb
+PROVIDED = {"regutils", "IPython", "myst_nb"}
 
 
 def test_binder_has_cpu_torch_at_the_pinned_versions_and_what_chapters_import():
@@ -103,8 +104,11 @@ def test_every_chapter_has_its_notebook_and_working_buttons(built_book):
         nbformat.validate(nbformat.read(generated, as_version=4))
         html = (html_dir / f"{doc}.html").read_text()
         links = set(re.findall(r'href="([^"]+)"', html))
+        links |= {u.replace("&amp;", "&") for u in links}
         colab = f"https://colab.research.google.com/github/{org}/{repo}/blob/{branch}/{doc}.ipynb"
-        binder = f"https://mybinder.org/v2/gh/{org}/{repo}/{branch}?urlpath=tree/{doc}.ipynb"
+        binder = site_assets.binder_url(
+            "https://mybinder.org", org, repo, "binder-env", branch, f"tree/{repo}/{doc}.ipynb"
+        )
         assert colab in links and binder in links, f"{doc}: launch buttons point elsewhere"
         for suffix in (".ipynb", ".md"):  # the download menu
             [download] = [u for u in links if u.endswith(f"_sources/{doc}{suffix}")]
@@ -264,3 +268,52 @@ def test_every_page_publishes_its_numbers_and_links_to_them(built_book):
         for name in tables:
             assert (data / f"{name}.csv").is_file(), f"{doc}: table {name} not written"
         assert all(r in records for r in comparisons), f"{doc}: comparisons missing"
+
+
+# --------------------------------------------------------------------------- Binder
+
+import binder_env  # noqa: E402
+
+
+def test_binder_environment_pins_what_the_build_used():
+    template = (ROOT / "binder" / "requirements.txt").read_text()
+    pinned = binder_env.pinned_requirements(template)
+    lines = [line for line in pinned.splitlines() if line and not line.startswith(("#", "-"))]
+    assert all(re.fullmatch(r"[\w.-]+==[\w.]+(?:\+cpu)?(?:\s+#.*)?", line) for line in lines), lines
+    for name in requirement_names(ROOT / "binder" / "requirements.txt") - {"nbgitpuller"}:
+        # the answer key: the versions installed where the book was just built and tested
+        installed = importlib.metadata.version(name).split("+")[0]
+        assert any(line.lower().startswith(f"{name}=={installed}") for line in lines), name
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in pinned
+    fake = binder_env.pinned_requirements("torch>=2\nnumpy  # arrays\n", lambda name: "2.14.1+cu121")
+    assert fake == "torch==2.14.1+cpu\nnumpy==2.14.1  # arrays\n"
+    with pytest.raises(ValueError, match="does not pin it"):
+        binder_env.pinned_requirements("surely-not-installed-package>=1\n")
+
+
+def test_binder_start_script_puts_the_pulled_book_on_the_path(tmp_path):
+    binder_env.write_env(tmp_path / "env", "book")
+    start = tmp_path / "env" / "start"
+    out = subprocess.run(
+        [str(start), sys.executable, "-c", "import os; print(os.environ['PYTHONPATH'])"],
+        env={"HOME": "/home/reader", "PATH": "/usr/bin:/bin", "PYTHONPATH": "/x"},
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert out.stdout.strip() == "/home/reader/book:/x"
+    runtime = (tmp_path / "env" / "runtime.txt").read_text().strip()
+    assert runtime == f"python-{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def test_binder_link_opens_the_stable_environment_and_pulls_the_notebooks():
+    from urllib.parse import parse_qs, urlparse
+
+    url = site_assets.binder_url("https://mybinder.org/", "o", "r", "binder-env", "notebooks", "tree/r/book/x.ipynb")
+    parts = urlparse(url)
+    assert parts.path == "/v2/gh/o/r/binder-env"
+    pull = urlparse(parse_qs(parts.query)["urlpath"][0])
+    assert pull.path == "git-pull"
+    assert parse_qs(pull.query) == {
+        "repo": ["https://github.com/o/r"],
+        "branch": ["notebooks"],
+        "urlpath": ["tree/r/book/x.ipynb"],
+    }

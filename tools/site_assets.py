@@ -43,7 +43,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE_MODULES = ROOT / "node_modules"
@@ -312,6 +312,19 @@ def write_notebooks(app, exception) -> None:
                 target.write_text(text)
 
 
+def binder_url(binderhub: str, org: str, repo: str, env_branch: str, branch: str, path: str) -> str:
+    """A Binder link: the image of ``env_branch``, with ``branch`` pulled in by nbgitpuller.
+
+    The environment branch changes only when the pinned packages do (tools/binder_env.py), so
+    its image stays built across deploys; nbgitpuller clones ``branch`` into ``~/<repo>`` at
+    launch and opens ``path`` (relative to the server's root).
+    """
+    pull = urlencode({"repo": f"https://github.com/{org}/{repo}", "branch": branch, "urlpath": path})
+    return f"{binderhub.rstrip('/')}/v2/gh/{org}/{repo}/{env_branch}?" + urlencode(
+        {"urlpath": f"git-pull?{pull}"}
+    )
+
+
 def point_launch_buttons(app, pagename, templatename, context, doctree) -> None:
     """Send the page's Colab and Binder buttons to its notebook on ``notebooks_branch``."""
     theme = app.config.html_theme_options
@@ -330,11 +343,12 @@ def point_launch_buttons(app, pagename, templatename, context, doctree) -> None:
                 colab = launch["colab_url"].rstrip("/")
                 button["url"] = f"{colab}/github/{org}/{repo}/blob/{branch}/{notebook}"
             elif button.get("text") == "Binder":
-                binder = launch["binderhub_url"].rstrip("/")
                 ui = {"classic": "tree", "jupyterlab": "lab/tree"}[
                     launch.get("notebook_interface", "classic")
                 ]
-                button["url"] = f"{binder}/v2/gh/{org}/{repo}/{branch}?urlpath={ui}/{notebook}"
+                button["url"] = binder_url(
+                    launch["binderhub_url"], org, repo, app.config.binder_env_branch, branch, f"{ui}/{repo}/{notebook}"
+                )
 
 
 # --------------------------------------------------------------------------- results as data
@@ -425,6 +439,8 @@ def drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> Non
 
 def setup(app):
     app.add_config_value("notebooks_branch", "notebooks", "html", str)
+    # the branch whose binder/ files mybinder.org builds its image from (tools/binder_env.py)
+    app.add_config_value("binder_env_branch", "binder-env", "html", str)
     app.site_assets = None
     app.connect("config-inited", use_served_assets)
     app.connect("build-finished", copy_assets)
