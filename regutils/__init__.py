@@ -7,15 +7,12 @@ chapter that only needs scikit-learn never pays for importing torch.
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 
 __version__ = "0.1.0"
 
 # public name -> submodule that defines it
 _EXPORTS = {
     # data layer
-    "device": "data",
     "data_dir": "data",
     "RegressionData": "data",
     "make_regression_data": "data",
@@ -25,15 +22,21 @@ _EXPORTS = {
     "MNISTData": "data",
     "load_mnist": "data",
     "prepare_mnist_raw": "data",
+    # device and precision
+    "device": "hardware",
+    "precision": "hardware",
+    "native_bf16": "hardware",
+    "describe_device": "hardware",
     # models and training
     "MLP": "models",
     "dropout": "models",
-    "History": "train",
-    "fit": "train",
-    "sweep": "sweep",
-    "SweepResult": "sweep",
-    "evaluate": "evaluate",
-    "predict": "evaluate",
+    "EarlyStopping": "early_stopping",
+    "History": "training",
+    "fit": "training",
+    "sweep": "sweeps",
+    "SweepResult": "sweeps",
+    "evaluate": "evaluation",
+    "predict": "evaluation",
     # parameter norm penalties (scikit-learn)
     "ridge_objective": "penalties",
     "lasso_objective": "penalties",
@@ -69,6 +72,7 @@ _EXPORTS = {
     "fit_draws": "laboratory",
     "bias_variance": "laboratory",
     "cv_draws": "laboratory",
+    "blocks_split_by_size": "laboratory",
     # figures of the linear-model chapters
     "plot_constraint_regions": "plots",
     "plot_shrinkage": "plots",
@@ -94,6 +98,9 @@ _EXPORTS = {
     "figure_to_png": "widgets",
 }
 
+# public names that differ from the name inside their module
+_RENAMED = {"describe_device": "describe"}
+
 __all__ = sorted(_EXPORTS)
 
 
@@ -102,27 +109,10 @@ def __getattr__(name: str):
         module = _EXPORTS[name]
     except KeyError:
         raise AttributeError(f"module 'regutils' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(f"regutils.{module}"), name)
+    value = getattr(importlib.import_module(f"regutils.{module}"), _RENAMED.get(name, name))
     globals()[name] = value
     return value
 
 
 def __dir__():
     return sorted(set(globals()) | set(_EXPORTS))
-
-
-class _Package(types.ModuleType):
-    """``regutils.sweep`` and ``regutils.evaluate`` name both a function and its submodule.
-
-    Importing a submodule makes Python set it as an attribute of the package, which would
-    replace the function (``ru.sweep`` would become the module after any
-    ``from regutils.sweep import SweepResult``). This keeps the function.
-    """
-
-    def __setattr__(self, name, value):
-        if isinstance(value, types.ModuleType) and _EXPORTS.get(name) == name:
-            value = getattr(value, name)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

@@ -111,7 +111,7 @@ def _bench_data(data, rows: int):
 def bench_fit(data, batch_size: int, warmup: int, steps: int) -> float:
     """(b) samples/s of ``fit`` at ``batch_size``."""
     from .models import MLP
-    from .train import fit
+    from .training import fit
 
     fit(MLP(hidden=HIDDEN, seed=0), _bench_data(data, warmup * batch_size), epochs=1, lr=LR,
         batch_size=batch_size, progress=False)
@@ -134,7 +134,7 @@ def bench_sweep(data, k: int, warmup: int, steps: int) -> float:
 def run(quick: bool = False, device=None) -> dict:
     """Run every measurement and return the result dict (see the module docstring)."""
     from .data import data_dir, load_mnist, prepare_mnist_raw
-    from .data import device as pick_device
+    from .hardware import device as pick_device
 
     dev = pick_device(None if device is None else str(device))
     n = STEPS["quick" if quick else "full"]

@@ -7,8 +7,8 @@ named by a key: the sha256 of
 * the run's configuration (every argument that changes the result, the model's
   architecture and, for ``fit``, a digest of its *initial* weights),
 * ``data.spec`` (which data, which split, which subset) and the device type,
-* a hash of the source of every ``regutils/*.py`` file, so any code change invalidates
-  every stored result.
+* a hash of the training code (:data:`regutils.fileio.TRAINING_SOURCES`), so a change to
+  it invalidates every stored result.
 
 A lookup that finds the file returns its contents and the caller skips training. Files are
 written to a temporary name in the cache folder and moved into place with ``os.replace``, so
@@ -36,7 +36,8 @@ from pathlib import Path
 
 import torch
 
-from .data import _atomic_write_bytes
+from .fileio import TRAINING_SOURCES, atomic_write_bytes
+from .fileio import source_hash as _source_hash
 
 __all__ = ["enabled", "cache_dir", "source_hash", "make_key", "lookup", "load", "save", "clear", "state_digest"]
 
@@ -63,16 +64,12 @@ def cache_dir() -> Path:
 
 @functools.lru_cache(maxsize=1)
 def source_hash() -> str:
-    """sha256 over the relative path and bytes of every ``.py`` file of ``regutils``, sorted.
+    """sha256 of the training code (:data:`regutils.fileio.TRAINING_SOURCES`), once per process.
 
-    Computed once per process (the same rule as ``tools/build_book.py``).
+    Only the modules that decide what a trained network is count, so editing a figure, a
+    statistics helper or a chapter never forces a retrain.
     """
-    digest = hashlib.sha256()
-    for path in sorted(_PACKAGE.rglob("*.py")):
-        digest.update(path.relative_to(_PACKAGE).as_posix().encode())
-        digest.update(b"\0")
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+    return _source_hash(_PACKAGE, TRAINING_SOURCES)
 
 
 def state_digest(module: torch.nn.Module) -> str:
@@ -137,7 +134,7 @@ def save(key: str, entry: dict) -> Path:
     path = _path(key)
     buffer = io.BytesIO()
     torch.save(_to_cpu(entry), buffer)
-    _atomic_write_bytes(path, lambda fh: fh.write(buffer.getvalue()))
+    atomic_write_bytes(path, lambda fh: fh.write(buffer.getvalue()))
     return path
 
 

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .fileio import atomic_write_bytes, sha256_file
+
 if TYPE_CHECKING:  # torch is imported lazily: the regression chapters never need it
     import torch
     from sklearn.preprocessing import StandardScaler
@@ -44,62 +46,6 @@ def data_dir() -> Path:
     if (_REPO / "data" / "README.md").is_file():
         return _REPO / "data"
     return Path.cwd() / "data"
-
-
-def _atomic_write_bytes(path: Path, write) -> None:
-    """Create ``path`` through a temporary file in its folder; ``write(fileobj)`` fills it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.chmod(tmp, 0o644)  # mkstemp makes files private; these are ordinary data files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-# ---------------------------------------------------------------------------------------------
-# Device
-
-
-def device(name: str | None = None) -> "torch.device":
-    """The torch device the book trains on.
-
-    Order: ``name`` if given, else ``$REGUTILS_DEVICE`` if set (e.g. ``cpu``, ``cuda``,
-    ``cuda:1``, ``mps``), else CUDA if available, else Apple MPS if available, else the CPU.
-
-    Raises
-    ------
-    ValueError
-        If the requested device is not a valid torch device string or is not available here.
-    """
-    import torch
-
-    source = "name" if name is not None else "REGUTILS_DEVICE"
-    requested = name if name is not None else os.environ.get("REGUTILS_DEVICE", "").strip()
-    if requested:
-        try:
-            dev = torch.device(requested)
-        except RuntimeError as exc:
-            raise ValueError(f"{source}={requested!r} is not a torch device ({exc})") from None
-        available = {
-            "cpu": True,
-            "cuda": torch.cuda.is_available(),
-            "mps": torch.backends.mps.is_available(),
-        }.get(dev.type, False)
-        if not available:
-            raise ValueError(f"{source}={requested!r}: device type {dev.type!r} is not available here")
-        return dev
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-_pick_device = device  # load_mnist's `device` parameter shadows the function
 
 
 # ---------------------------------------------------------------------------------------------
@@ -194,7 +140,7 @@ def write_regression_csv(path: str | os.PathLike | None = None, *, seed: int = 4
         raise FileExistsError(f"{path} exists; refusing to overwrite it")
     frame, _ = make_regression_data(seed)
     text = frame.to_csv(index=False, float_format="%.17g").encode()
-    _atomic_write_bytes(path, lambda fh: fh.write(text))
+    atomic_write_bytes(path, lambda fh: fh.write(text))
     return path
 
 
@@ -382,14 +328,6 @@ MNIST_FILES = {
 MIRROR_ENV = "REGUTILS_MNIST_MIRROR"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _raw_files_ok(raw: Path, files: dict[str, tuple[int, str]]) -> bool:
     """True if every file is present with the right size (the sha256 was checked on arrival)."""
     return all((raw / name).is_file() and (raw / name).stat().st_size == size for name, (size, _) in files.items())
@@ -442,7 +380,7 @@ def _install_from_mirror(mirror: Path, raw: Path, files: dict[str, tuple[int, st
 def _verify_raw(raw: Path, files: dict[str, tuple[int, str]]) -> None:
     """Check sha256 of files that arrived by download; delete and raise on a mismatch."""
     for name, (_, expected) in files.items():
-        got = _sha256(raw / name)
+        got = sha256_file(raw / name)
         if got != expected:
             (raw / name).unlink()
             raise ValueError(f"{raw / name}: sha256 {got}, expected {expected}; the file was removed")
@@ -570,7 +508,9 @@ def load_mnist(
     """
     import torch
 
-    dev = _pick_device(None if device is None else str(device))
+    from .hardware import device as pick_device
+
+    dev = pick_device(None if device is None else str(device))
     if not isinstance(val_size, int) or not 1 <= val_size < 60_000:
         raise ValueError(f"val_size must be an integer in [1, 59999], got {val_size!r}")
     root = Path(root) if root is not None else data_dir()

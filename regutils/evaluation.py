@@ -1,4 +1,10 @@
-"""``evaluate``: a trained classifier's loss, accuracy, F1 scores and confusion matrix on one split."""
+"""Evaluation: the one loop that scores logits in batches, and what is built on it.
+
+:func:`loss_and_correct` is that loop; ``fit`` and ``sweep`` call it on the validation set
+after every epoch (for one network or a stack of them), and :func:`predict` and
+:func:`evaluate` use the same batching for a trained classifier's loss, accuracy, F1 scores
+and confusion matrix on one split.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,33 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["evaluate", "predict"]
+from .checks import check_int, check_options
+
+__all__ = ["evaluate", "predict", "loss_and_correct", "EVAL_BATCH_SIZE"]
 
 SPLITS = ("train", "val", "test")
-EVAL_BATCH_SIZE = 4096
+EVAL_BATCH_SIZE = 4096  # rows per forward pass when evaluating: bounds memory, not results
+
+
+@torch.no_grad()
+def loss_and_correct(forward, X: torch.Tensor, y: torch.Tensor, *, batch_size: int = EVAL_BATCH_SIZE):
+    """Summed cross-entropy and number of correct predictions, as device tensors (no sync).
+
+    ``forward`` maps a batch ``[B, in]`` to logits ``[B, classes]`` (one network) or
+    ``[K, B, classes]`` (a stack of K networks); the results then have shape ``[]`` or
+    ``[K]``. Rows go through ``batch_size`` at a time; the sums do not depend on it beyond
+    float summation order.
+    """
+    loss = correct = None
+    for start in range(0, len(y), batch_size):
+        logits = forward(X[start : start + batch_size])
+        yb = y[start : start + batch_size].expand(*logits.shape[:-1])
+        part = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), yb.reshape(-1), reduction="none")
+        part = part.view(yb.shape).sum(-1)
+        hits = (logits.argmax(-1) == yb).sum(-1)
+        loss = part if loss is None else loss + part
+        correct = hits if correct is None else correct + hits
+    return loss, correct
 
 
 @torch.no_grad()
@@ -20,8 +49,7 @@ def predict(model: nn.Module, X: torch.Tensor, *, batch_size: int = EVAL_BATCH_S
     Rows go through in batches of ``batch_size`` (memory only; the result does not depend on
     it). The model's training/evaluation mode is restored afterwards.
     """
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    check_int("batch_size", batch_size, 1)
     was_training = model.training
     model.eval()
     try:
@@ -62,8 +90,7 @@ def evaluate(model: nn.Module, data, split: str = "test", *, batch_size: int = E
     """
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
+    check_options("split", split, SPLITS)
     X, y = getattr(data, f"X_{split}"), getattr(data, f"y_{split}")
     logits = predict(model.to(X.device), X, batch_size=batch_size)
     loss = F.cross_entropy(logits, y).item()

@@ -115,14 +115,14 @@ def early_stopping_configs() -> list[dict]:
 
 def run_full_data(data):
     """:func:`regutils.sweep` of :func:`full_data_configs` with ``FULL_DATA``, cached."""
-    from .sweep import sweep
+    from .sweeps import sweep
 
     return sweep(full_data_configs(), data, **FULL_DATA, cache=True)
 
 
 def run_early_stopping(data):
     """:func:`regutils.sweep` of :func:`early_stopping_configs`, with early stopping, cached."""
-    from .sweep import sweep
+    from .sweeps import sweep
 
     return sweep(early_stopping_configs(), data, **FULL_DATA, patience=EXPERIMENT_PATIENCE, cache=True)
 
@@ -173,7 +173,7 @@ def fit_subset(small, *, p: float = 0.0, seed: int = 0, **overrides):
         The trained network (evaluation mode) and its history.
     """
     from .models import MLP
-    from .train import fit
+    from .training import fit
 
     model = MLP(hidden=HIDDEN, p=p, seed=seed)
     history = fit(model, small, **{**SUBSET_FIT, "seed": seed, **overrides}, cache=True)

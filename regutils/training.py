@@ -1,29 +1,35 @@
-"""``fit``: one straight training loop with early stopping, and the ``History`` it returns.
+"""The training loop: ``fit`` trains one network and returns its ``History``.
 
 The whole dataset already sits on the device as one tensor (:class:`regutils.MNISTData`), so
 a batch is a slice of an on-device random permutation: no DataLoader, no per-sample
 transforms, no host-device copies in the loop. Metrics are summed on the device and read
-back once per epoch, which is the only synchronization point.
+back once per epoch, which is the only synchronization point. The arguments ``fit`` shares
+with :func:`regutils.sweep` are checked here (:func:`check_shared`, :func:`check_data`), the
+stopping rule is :class:`regutils.EarlyStopping`, the per-epoch validation pass is
+:func:`regutils.evaluation.loss_and_correct`, and the precision comes from
+:mod:`regutils.hardware`.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field, fields
-from numbers import Real
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["History", "fit", "lr_factor", "progress_enabled"]
+from . import hardware
+from .checks import check_bool, check_int, check_options, check_real, env_flag
+from .early_stopping import EarlyStopping
+from .evaluation import loss_and_correct
+
+__all__ = ["History", "fit", "lr_factor", "progress_enabled", "check_shared", "check_data"]
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 LR_SCHEDULES = (None, "cosine")
 PROGRESS_ENV = "REGUTILS_PROGRESS"
-EVAL_BATCH_SIZE = 4096  # rows per forward pass when evaluating: bounds memory, not results
 
 
 @dataclass
@@ -76,6 +82,14 @@ class History:
     config: dict = field(default_factory=dict)
     cached: bool = False
 
+    def record(self, epoch: int, train_loss: float, train_acc: float, val_loss: float, val_acc: float) -> None:
+        """Append one epoch's numbers (``epoch`` becomes ``stopped_epoch``)."""
+        self.train_loss.append(train_loss)
+        self.train_acc.append(train_acc)
+        self.val_loss.append(val_loss)
+        self.val_acc.append(val_acc)
+        self.stopped_epoch = epoch
+
     @property
     def epochs(self) -> list[int]:
         """Epoch numbers ``1 … stopped_epoch`` (x axis for plots)."""
@@ -99,59 +113,30 @@ def progress_enabled(progress: bool | None = None) -> bool:
     """Whether to draw progress bars.
 
     ``progress`` if it is True or False; otherwise the environment variable
-    ``REGUTILS_PROGRESS``: ``0``, ``false``, ``no`` or ``off`` turn bars off, anything else (or
-    unset) leaves them on. The book build sets ``REGUTILS_PROGRESS=0`` so executed pages hold
-    no progress widgets.
+    ``REGUTILS_PROGRESS`` (read by :func:`regutils.checks.env_flag`: ``0/false/no/off`` turn
+    bars off, unset leaves them on). The book build sets ``REGUTILS_PROGRESS=0`` so executed
+    pages hold no progress widgets.
     """
     if progress is not None:
-        return bool(progress)
-    return os.environ.get(PROGRESS_ENV, "").strip().lower() not in {"0", "false", "no", "off"}
+        return check_bool("progress", progress)
+    return env_flag(PROGRESS_ENV, default=True)
 
 
-def _progress_bar(total: int, desc: str, enabled: bool):
+def progress_bar(total: int, desc: str, enabled: bool):
+    """A ``tqdm.auto`` bar counting epochs (disabled: a no-op bar)."""
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, unit="epoch", disable=not enabled, leave=True)
 
 
-# -- argument checks shared with sweep ---------------------------------------------------------
-
-
-def _is_int(x) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
-
-
-def _is_num(x) -> bool:
-    return isinstance(x, Real) and not isinstance(x, bool)
-
-
-def check_positive_int(name: str, value, *, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if not _is_int(value) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-
-
-def check_lr(value, name: str = "lr") -> None:
-    if not _is_num(value) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-
-
-def check_weight_decay(value, name: str = "weight_decay") -> None:
-    if not _is_num(value) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-
-
-def check_common(*, epochs, batch_size, optimizer, patience, min_delta, lr_schedule) -> None:
-    check_positive_int("epochs", epochs)
-    check_positive_int("batch_size", batch_size)
-    check_positive_int("patience", patience, allow_none=True)
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {optimizer!r}")
-    if not _is_num(min_delta) or not math.isfinite(min_delta) or min_delta < 0:
-        raise ValueError(f"min_delta must be a finite number >= 0, got {min_delta!r}")
-    if lr_schedule not in LR_SCHEDULES:
-        raise ValueError(f"lr_schedule must be None or 'cosine', got {lr_schedule!r}")
+def check_shared(*, epochs, batch_size, optimizer, patience, min_delta, lr_schedule) -> None:
+    """The arguments ``fit`` and ``sweep`` share, checked the same way for both."""
+    check_int("epochs", epochs, 1)
+    check_int("batch_size", batch_size, 1)
+    check_int("patience", patience, 1, allow_none=True)
+    check_options("optimizer", optimizer, OPTIMIZERS)
+    check_real("min_delta", min_delta, 0)
+    check_options("lr_schedule", lr_schedule, LR_SCHEDULES)
 
 
 def lr_factor(schedule: str | None, step: int, total_steps: int) -> float:
@@ -166,12 +151,29 @@ def lr_factor(schedule: str | None, step: int, total_steps: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * step / total_steps))
 
 
-def check_data(data) -> None:
-    for name in ("X_train", "y_train", "X_val", "y_val"):
-        if not isinstance(getattr(data, name, None), torch.Tensor):
-            raise ValueError(f"data must be an MNISTData-like object with tensor {name}")
-    if len(data.y_train) == 0 or len(data.y_val) == 0:
-        raise ValueError("data has an empty training or validation set")
+def check_data(data, *, input_dim: int | None = None, out_dim: int | None = None) -> None:
+    """Check ``data`` before any training, naming the tensor or parameter at fault.
+
+    Training and validation tensors must exist, be non-empty, have matching lengths and
+    finite inputs; labels must be integers in ``[0, out_dim)``; inputs must have
+    ``input_dim`` columns (the model's input width).
+    """
+    for split in ("train", "val"):
+        X, y = getattr(data, f"X_{split}", None), getattr(data, f"y_{split}", None)
+        if not isinstance(X, torch.Tensor) or not isinstance(y, torch.Tensor):
+            raise ValueError(f"data must be an MNISTData-like object with tensors X_{split} and y_{split}")
+        if len(y) == 0:
+            raise ValueError(f"data.y_{split} is empty")
+        if X.dim() != 2 or len(X) != len(y):
+            raise ValueError(f"data.X_{split} must be [rows, features] with one row per label; got shape {tuple(X.shape)} for {len(y)} labels")
+        if input_dim is not None and X.shape[1] != input_dim:
+            raise ValueError(f"data.X_{split} has {X.shape[1]} features per row but the model expects input_dim={input_dim}")
+        if not bool(torch.isfinite(X).all()):
+            raise ValueError(f"data.X_{split} holds NaN or infinite values (first bad row: {int((~torch.isfinite(X)).any(1).nonzero()[0])})")
+        if y.dtype.is_floating_point or y.dtype == torch.bool:
+            raise ValueError(f"data.y_{split} must hold integer class labels, got dtype {y.dtype}")
+        if out_dim is not None and (int(y.min()) < 0 or int(y.max()) >= out_dim):
+            raise ValueError(f"data.y_{split} holds labels in [{int(y.min())}, {int(y.max())}] but the model has out_dim={out_dim} outputs (labels must be in [0, {out_dim}))")
 
 
 def describe_model(model: nn.Module) -> dict:
@@ -190,19 +192,6 @@ def describe_model(model: nn.Module) -> dict:
     return {"class": type(model).__qualname__, "repr": repr(model)}
 
 
-@torch.no_grad()
-def _loss_and_correct(model: nn.Module, X: torch.Tensor, y: torch.Tensor):
-    """Summed cross-entropy and number of correct predictions, as device tensors."""
-    loss = torch.zeros((), device=X.device)
-    correct = torch.zeros((), device=X.device, dtype=torch.int64)
-    for start in range(0, len(y), EVAL_BATCH_SIZE):
-        logits = model(X[start : start + EVAL_BATCH_SIZE])
-        yb = y[start : start + EVAL_BATCH_SIZE]
-        loss += F.cross_entropy(logits, yb, reduction="sum")
-        correct += (logits.argmax(1) == yb).sum()
-    return loss, correct
-
-
 def fit(
     model: nn.Module,
     data,
@@ -213,11 +202,13 @@ def fit(
     optimizer: str = "adam",
     weight_decay: float = 0.0,
     decoupled: bool = False,
+    decay_biases: bool = False,
     patience: int | None = None,
     min_delta: float = 0.0,
     restore_best: bool = True,
     seed: int = 0,
     lr_schedule: str | None = None,
+    precision: str | None = None,
     progress: bool | None = None,
     cache: bool = False,
 ) -> History:
@@ -228,51 +219,35 @@ def fit(
     per epoch from that one generator; batches are consecutive slices of it (the last one
     may be smaller). The loss is the mean cross-entropy of the batch,
     ``F.cross_entropy(model(X_b), y_b)``. After each epoch the model is evaluated on the
-    validation set.
+    validation set (in float32, dropout off).
 
-    Weight decay and the L2 penalty
-    -------------------------------
-    Write the training objective with an L2 penalty as ``L(w) + (λ/2)‖w‖²`` where ``L`` is
-    the *mean* loss over the examples (as here). Its gradient is ``∇L(w) + λ w``.
-    With ``weight_decay = λ``:
+    Weight decay
+    ------------
+    With ``weight_decay = λ`` and ``L`` the *mean* loss over a batch:
 
-    * ``optimizer="sgd"``: ``w ← w − lr (∇L(w) + λ w)``. Exactly gradient descent on
-      ``L + (λ/2)‖w‖²``; coupled and decoupled decay coincide for plain SGD
-      (``decoupled`` changes nothing).
-    * ``optimizer="adam"``, ``decoupled=False`` (coupled, ``torch.optim.Adam``): the term
-      ``λ w`` is added to the gradient *before* Adam's moment estimates, so Adam is run
-      on the gradient of ``L + (λ/2)‖w‖²`` — but the adaptive step divides the penalty's
-      gradient by ``sqrt(v̂) + eps`` too, so weights with a large gradient history are
-      decayed less than the penalty alone would ask.
+    * ``optimizer="sgd"``: ``w ← w − lr (∇L(w) + λ w)``, gradient descent on
+      ``L + (λ/2)‖w‖²`` (coupled and decoupled decay coincide for plain SGD);
+    * ``optimizer="adam"``, ``decoupled=False`` (``torch.optim.Adam``): ``λ w`` is added to
+      the gradient before Adam's moment estimates, so the penalty's gradient is divided by
+      ``sqrt(v̂) + eps`` like the loss's;
     * ``optimizer="adamw"``, or ``"adam"`` with ``decoupled=True`` (``torch.optim.AdamW``):
-      ``w ← (1 − lr λ) w − lr · m̂/(sqrt(v̂) + eps)``: every weight shrinks by the same
-      factor each step, independently of the gradient history. Combined with Adam this is
-      *not* the gradient of any fixed L2 penalty, and a ``λ`` tuned for coupled Adam does
-      not carry over (for plain SGD the two are the same update).
+      ``w ← (1 − lr λ) w − lr · m̂/(sqrt(v̂) + eps)``. torch multiplies the decay by ``lr``
+      (and by the schedule), so a good ``λ`` scales roughly as ``1/lr``.
 
-    The decay applies to every parameter, biases included (as ``optimizer(model.parameters(),
-    weight_decay=...)`` does).
+    The book's notation appendix maps ``λ`` to scikit-learn's ``alpha`` and ``C`` and checks
+    each mapping numerically.
 
-    Mapping from scikit-learn's ``alpha`` (``n`` rows, mean-reduced torch losses):
-
-    * ``Ridge``: ``‖y − Xw‖² + alpha ‖w‖²`` (a *sum*, no ``1/n``). Divided by ``n`` this is
-      ``mse_loss + (alpha/n)‖w‖²``, so ``weight_decay = 2 alpha / n``.
-    * ``Lasso``: ``(1/(2n))‖y − Xw‖² + alpha ‖w‖₁``. Times 2: ``mse_loss + 2 alpha ‖w‖₁``; an
-      L1 penalty has no ``weight_decay`` equivalent (add ``2 alpha ‖w‖₁`` to the loss).
-    * ``ElasticNet``: ``(1/(2n))‖y − Xw‖² + alpha l1_ratio ‖w‖₁ + (alpha (1 − l1_ratio)/2)‖w‖²``.
-      Times 2: ``weight_decay = 2 alpha (1 − l1_ratio)`` plus ``2 alpha l1_ratio ‖w‖₁`` in the loss.
-    * ``LogisticRegression(C)``: ``C Σ ℓ_i + ½‖w‖²``, so ``weight_decay = 1 / (C n)`` with the
-      mean cross-entropy.
-    * ``MLPClassifier(alpha)``: adds ``(alpha / (2 n_b))‖W‖²`` to the mean loss of a batch of
-      ``n_b`` rows, so ``weight_decay = alpha / batch_size`` (sklearn leaves biases out).
-
-    scikit-learn never penalizes the intercept; here biases are decayed unless you exclude them.
+    Which parameters decay (``decay_biases``): by default only the weight matrices (every
+    parameter with two or more dimensions), as Goodfellow et al. §7.1, scikit-learn and
+    common practice do — a bias shifts a unit's input and does not let the network fit more
+    sharply, so shrinking it buys nothing. ``decay_biases=True`` decays every parameter, as
+    ``torch.optim.Adam(model.parameters(), weight_decay=λ)`` does.
 
     Parameters
     ----------
     model
-        Any module mapping ``[N, 784]`` to logits ``[N, classes]``; moved to ``data.device``
-        and trained in place.
+        Any module mapping ``[N, features]`` to logits ``[N, classes]``; moved to
+        ``data.device`` and trained in place.
     data
         :class:`regutils.MNISTData` (or anything with ``X_train, y_train, X_val, y_val``
         tensors on one device and a ``spec`` dict).
@@ -289,30 +264,32 @@ def fit(
         ``λ`` above (>= 0).
     decoupled
         Use decoupled decay (AdamW). ``optimizer="adamw"`` is always decoupled.
-    patience
-        Early stopping: stop after ``patience`` consecutive epochs without a validation loss
-        below ``best − min_delta``. ``None`` trains every epoch.
-    min_delta
-        Smallest decrease of the validation loss that counts as an improvement (>= 0).
+    decay_biases
+        Decay the biases too (see above).
+    patience, min_delta
+        Early stopping (:class:`regutils.EarlyStopping`): stop after ``patience`` epochs in a
+        row whose validation loss was not below ``best − min_delta``. ``None`` trains every
+        epoch.
     restore_best
         With early stopping, load the weights of the best epoch (kept in memory) at the end.
         Without early stopping the final weights are always the last epoch's.
     seed
         Seeds the batch order and, via torch's global generator (saved and restored around
-        the run), dropout masks. Same seed, same initial weights, same device → same numbers
-        on the CPU.
+        the run), dropout masks. Same seed, same initial weights, same device → same numbers.
     lr_schedule
-        ``None`` (constant) or ``"cosine"`` (see :func:`regutils.train.lr_factor`, applied per step).
+        ``None`` (constant) or ``"cosine"`` (see :func:`regutils.training.lr_factor`, per step).
+    precision
+        ``"fp32"``, ``"bf16"`` (bfloat16 autocast of the forward pass and loss; weights,
+        gradients and optimizer state stay float32) or ``"auto"``; ``None`` defers to
+        :func:`regutils.hardware.precision` (``$REGUTILS_PRECISION``, else bf16 where the
+        device does it natively). ``"fp32"`` is the exact float32 path.
     progress
-        Draw a ``tqdm.auto`` bar (one per call, epochs as steps, losses as postfix). ``None``
-        defers to the ``REGUTILS_PROGRESS`` environment variable (see
-        :func:`regutils.train.progress_enabled`).
+        Draw a ``tqdm.auto`` bar; ``None`` defers to ``REGUTILS_PROGRESS``.
     cache
-        Look the run up in the on-disk result cache (:mod:`regutils.cache`) and store it there.
-        A hit loads the trained weights into ``model`` and returns the stored History
-        (``cached=True``) without training. The key covers the arguments, the model's
-        architecture and *initial* weights, ``data.spec``, the device type and the source
-        of ``regutils``. ``REGUTILS_CACHE=0`` turns caching off everywhere.
+        Look the run up in the result cache (:mod:`regutils.cache`) and store it there. A hit
+        loads the trained weights into ``model`` and returns the stored History
+        (``cached=True``). The key covers the arguments, the model's architecture and
+        *initial* weights, ``data.spec``, the device type and the training code.
 
     Returns
     -------
@@ -321,43 +298,13 @@ def fit(
     Raises
     ------
     ValueError
-        Naming the parameter: ``epochs``, ``batch_size`` or ``patience`` below 1, ``lr <= 0``,
-        negative ``weight_decay`` or ``min_delta``, an unknown ``optimizer`` or ``lr_schedule``.
+        Naming the parameter or tensor: a bad argument, data whose width does not match the
+        model, labels outside ``[0, classes)``, NaN or infinite inputs.
     FloatingPointError
         If the training or validation loss becomes NaN or infinite; the message names the
         epoch and the configuration. The model keeps the diverged weights.
     """
-    check_common(
-        epochs=epochs,
-        batch_size=batch_size,
-        optimizer=optimizer,
-        patience=patience,
-        min_delta=min_delta,
-        lr_schedule=lr_schedule,
-    )
-    check_lr(lr)
-    check_weight_decay(weight_decay)
-    check_data(data)
-    if not _is_int(seed):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
-    decoupled = bool(decoupled) or optimizer == "adamw"
-    dev = data.device
-    model.to(dev)
-    config = {
-        "model": describe_model(model),
-        "epochs": epochs,
-        "lr": float(lr),
-        "batch_size": batch_size,
-        "optimizer": optimizer,
-        "weight_decay": float(weight_decay),
-        "decoupled": decoupled,
-        "patience": patience,
-        "min_delta": float(min_delta),
-        "restore_best": bool(restore_best),
-        "seed": seed,
-        "lr_schedule": lr_schedule,
-    }
-
+    config = _fit_config(model, data, locals())
     key = None
     if cache:
         from . import cache as result_cache
@@ -368,7 +315,7 @@ def fit(
         if hit is not None:
             model.load_state_dict(hit["state_dict"])
             return History.from_dict({**hit["history"], "cached": True})
-
+    dev = data.device
     fork_devices = [dev.index or 0] if dev.type == "cuda" else []
     with torch.random.fork_rng(devices=fork_devices):
         torch.manual_seed(seed)
@@ -378,14 +325,50 @@ def fit(
     return history
 
 
+def _fit_config(model: nn.Module, data, args: dict) -> dict:
+    """Check ``fit``'s arguments and return the JSON-able configuration of the run."""
+    check_shared(**{k: args[k] for k in ("epochs", "batch_size", "optimizer", "patience", "min_delta", "lr_schedule")})
+    check_real("lr", args["lr"], 0, closed="neither")
+    check_real("weight_decay", args["weight_decay"], 0)
+    check_int("seed", args["seed"])
+    for name in ("decoupled", "decay_biases", "restore_best"):
+        check_bool(name, args[name])
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    described = describe_model(model)
+    check_data(data, input_dim=described.get("input_dim"), out_dim=described.get("out_dim"))
+    model.to(data.device)
+    return {
+        "model": described,
+        "epochs": args["epochs"],
+        "lr": float(args["lr"]),
+        "batch_size": args["batch_size"],
+        "optimizer": args["optimizer"],
+        "weight_decay": float(args["weight_decay"]),
+        "decoupled": bool(args["decoupled"]) or args["optimizer"] == "adamw",
+        "decay_biases": bool(args["decay_biases"]),
+        "patience": args["patience"],
+        "min_delta": float(args["min_delta"]),
+        "restore_best": bool(args["restore_best"]),
+        "seed": args["seed"],
+        "lr_schedule": args["lr_schedule"],
+        "precision": hardware.precision(args["precision"], data.device),
+    }
+
+
 def _make_optimizer(model: nn.Module, config: dict) -> torch.optim.Optimizer:
-    params, lr, wd = model.parameters(), config["lr"], config["weight_decay"]
+    # Decay policy, stated once: weight matrices (2-D and up) decay; biases only if asked.
+    decayed = [p for p in model.parameters() if p.dim() >= 2 or config["decay_biases"]]
+    others = [p for p in model.parameters() if not (p.dim() >= 2 or config["decay_biases"])]
+    groups = [{"params": decayed}, {"params": others, "weight_decay": 0.0}]
+    groups = [g for g in groups if g["params"]]
+    lr, wd = config["lr"], config["weight_decay"]
     if config["optimizer"] == "sgd":
         # for plain SGD, coupled and decoupled decay are the same update
-        return torch.optim.SGD(params, lr=lr, weight_decay=wd)
+        return torch.optim.SGD(groups, lr=lr, weight_decay=wd)
     if config["decoupled"]:
-        return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
-    return torch.optim.Adam(params, lr=lr, weight_decay=wd)
+        return torch.optim.AdamW(groups, lr=lr, weight_decay=wd)
+    return torch.optim.Adam(groups, lr=lr, weight_decay=wd)
 
 
 def nonfinite_message(what: str, value: float, epoch: int, config: dict) -> str:
@@ -396,68 +379,63 @@ def nonfinite_message(what: str, value: float, epoch: int, config: dict) -> str:
     )
 
 
+def _train_epoch(model, opt, X, y, perm, config, step, total_steps):
+    """One pass over ``perm``; returns the summed loss and correct count (device tensors)."""
+    dev = X.device
+    loss_sum = torch.zeros((), device=dev)
+    correct = torch.zeros((), device=dev, dtype=torch.int64)
+    batch_size = config["batch_size"]
+    for start in range(0, len(perm), batch_size):
+        idx = perm[start : start + batch_size]
+        Xb, yb = X[idx], y[idx]
+        if config["lr_schedule"] is not None:
+            for group in opt.param_groups:
+                group["lr"] = config["lr"] * lr_factor(config["lr_schedule"], step, total_steps)
+        with hardware.autocast(dev, config["precision"]):
+            logits = model(Xb)
+            loss = F.cross_entropy(logits.float(), yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        with torch.no_grad():
+            loss_sum += loss.detach() * len(idx)
+            correct += (logits.argmax(1) == yb).sum()
+    return loss_sum, correct, step
+
+
 def _train(model: nn.Module, data, config: dict, show_progress: bool) -> History:
     dev = data.device
-    X, y = data.X_train, data.y_train
-    n = len(y)
-    batch_size, epochs = config["batch_size"], config["epochs"]
-    patience, min_delta = config["patience"], config["min_delta"]
+    n, n_val = len(data.y_train), len(data.y_val)
     opt = _make_optimizer(model, config)
     gen = torch.Generator(device=dev).manual_seed(config["seed"])
-    steps_per_epoch = math.ceil(n / batch_size)
-    total_steps = epochs * steps_per_epoch
+    total_steps = config["epochs"] * math.ceil(n / config["batch_size"])
     history = History(device=str(dev), config=config)
-    best_state = None
-    since_best = 0
-    step = 0
-    bar = _progress_bar(epochs, "fit", show_progress)
+    stopper = EarlyStopping(config["patience"], config["min_delta"])
+    keep_best = config["patience"] is not None and config["restore_best"]
+    best_state, step = None, 0
+    bar = progress_bar(config["epochs"], "fit", show_progress)
     start_time = time.perf_counter()
     try:
-        for epoch in range(1, epochs + 1):
+        for epoch in range(1, config["epochs"] + 1):
             model.train()
-            loss_sum = torch.zeros((), device=dev)
-            correct = torch.zeros((), device=dev, dtype=torch.int64)
             perm = torch.randperm(n, generator=gen, device=dev)
-            for start in range(0, n, batch_size):
-                idx = perm[start : start + batch_size]
-                Xb, yb = X[idx], y[idx]
-                if config["lr_schedule"] is not None:
-                    for group in opt.param_groups:
-                        group["lr"] = config["lr"] * lr_factor(config["lr_schedule"], step, total_steps)
-                logits = model(Xb)
-                loss = F.cross_entropy(logits, yb)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                step += 1
-                with torch.no_grad():
-                    loss_sum += loss.detach() * len(idx)
-                    correct += (logits.argmax(1) == yb).sum()
+            loss_sum, correct, step = _train_epoch(model, opt, data.X_train, data.y_train, perm, config, step, total_steps)
             model.eval()
-            val_loss, val_correct = _loss_and_correct(model, data.X_val, data.y_val)
+            val_loss, val_correct = loss_and_correct(model, data.X_val, data.y_val)
             # the one read-back of the epoch
-            tl, tc, vl, vc = torch.stack(
-                [loss_sum, correct.to(loss_sum.dtype), val_loss, val_correct.to(val_loss.dtype)]
-            ).tolist()
-            tl, vl = tl / n, vl / len(data.y_val)
+            tl, tc, vl, vc = torch.stack([loss_sum, correct.float(), val_loss, val_correct.float()]).tolist()
+            tl, vl = tl / n, vl / n_val
             for what, value in (("training loss", tl), ("validation loss", vl)):
                 if not math.isfinite(value):
                     raise FloatingPointError(nonfinite_message(what, value, epoch, config))
-            history.train_loss.append(tl)
-            history.train_acc.append(tc / n)
-            history.val_loss.append(vl)
-            history.val_acc.append(vc / len(data.y_val))
-            history.stopped_epoch = epoch
-            if vl < history.best_val_loss - min_delta or history.best_epoch == 0:
-                history.best_val_loss, history.best_epoch = vl, epoch
-                since_best = 0
-                if patience is not None and config["restore_best"]:
-                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            else:
-                since_best += 1
-            bar.set_postfix(train_loss=f"{tl:.4f}", val_loss=f"{vl:.4f}", val_acc=f"{vc / len(data.y_val):.4f}")
+            history.record(epoch, tl, tc / n, vl, vc / n_val)
+            if stopper.update(epoch, vl) and keep_best:
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            history.best_epoch, history.best_val_loss = stopper.best_epoch, stopper.best_loss
+            bar.set_postfix(train_loss=f"{tl:.4f}", val_loss=f"{vl:.4f}", val_acc=f"{vc / n_val:.4f}")
             bar.update(1)
-            if patience is not None and since_best >= patience:
+            if stopper.should_stop:
                 history.stop_reason = "early_stopping"
                 break
     finally:

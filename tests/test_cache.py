@@ -1,6 +1,7 @@
 """The on-disk result cache: hits skip training, any change of input misses, writes are atomic."""
 
 import importlib.util
+import shutil
 import sys
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def forbid_training(monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("trained although the result was cached")
 
-    monkeypatch.setattr(sys.modules["regutils.train"], "_train", boom)
+    monkeypatch.setattr(sys.modules["regutils.training"], "_train", boom)
     monkeypatch.setattr(sys.modules[ru.sweep.__module__], "_train_chunk", boom)
 
 
@@ -75,11 +76,18 @@ def test_source_change_changes_the_key(data, monkeypatch):
     assert cache.make_key("fit", {"a": 1}, data) != key
 
 
-def test_source_hash_agrees_with_the_book_build_script():
-    spec = importlib.util.spec_from_file_location("build_book", ROOT / "tools" / "build_book.py")
-    build_book = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build_book)
-    assert cache.source_hash() == build_book.source_hash(ROOT / "regutils")
+def test_source_hash_covers_the_training_code_only(tmp_path):
+    """Editing a training module changes the key; editing a figure module does not."""
+    from regutils import fileio
+
+    pkg = tmp_path / "pkg"
+    shutil.copytree(ROOT / "regutils", pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    before = fileio.source_hash(pkg, fileio.TRAINING_SOURCES)
+    assert before == cache.source_hash()
+    (pkg / "widgets.py").write_text((pkg / "widgets.py").read_text() + "\n# edited\n")
+    assert fileio.source_hash(pkg, fileio.TRAINING_SOURCES) == before
+    (pkg / "training.py").write_text((pkg / "training.py").read_text() + "\n# edited\n")
+    assert fileio.source_hash(pkg, fileio.TRAINING_SOURCES) != before
 
 
 def test_env_switch_disables_cache(data, cache_dir, monkeypatch):

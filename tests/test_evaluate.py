@@ -61,7 +61,7 @@ def test_evaluate_does_not_build_a_graph(trained):
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"split": "dev"}, "^split must be one of train, val, test"), ({"batch_size": 0}, "^batch_size must")],
+    [({"split": "dev"}, "^split must be one of 'train', 'val', 'test', got 'dev'"), ({"batch_size": 0}, "^batch_size must")],
 )
 def test_bad_arguments(trained, kwargs, match):
     model, data = trained

@@ -73,14 +73,14 @@ def test_dropout_layers_active_only_in_training():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"hidden": (10,), "p": 1.0}, r"\bp must be a number in \[0, 1\)"),
+        ({"hidden": (10,), "p": 1.0}, r"\bp must be a finite number in \[0, 1\)"),
         ({"hidden": (10,), "p": -0.1}, r"\bp must"),
         ({"hidden": (10,), "p": [0.2, 0.3]}, r"\bp needs one probability per hidden layer"),
         ({"hidden": (10,), "input_p": 1.5}, "input_p must"),
         ({"dropout": [True] * 4, "dropout_p": 1.0}, "dropout_p must"),
         ({"dropout": [True, False]}, "dropout needs one flag per hidden layer"),
         ({"hidden": ()}, "hidden must be a non-empty sequence"),
-        ({"hidden": (10, 0)}, "hidden must hold positive integers"),
+        ({"hidden": (10, 0)}, "each width in hidden must be an integer >= 1, got 0"),
         ({"num_layers": 1}, "num_layers must be an integer >= 2"),
         ({"hidden": (10,), "num_layers": 3}, "either hidden"),
         ({"hidden": (10,), "p": 0.1, "dropout": [True]}, "either dropout"),
@@ -145,7 +145,7 @@ def test_dropout_generator_makes_it_reproducible():
 
 @pytest.mark.parametrize("p", [1.0, -0.01, 2, True, "0.5"])
 def test_dropout_rejects_bad_p(p):
-    with pytest.raises(ValueError, match=r"^p must be a number in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"^p must be a finite number in \[0, 1\)"):
         dropout(torch.ones(3), p)
 
 

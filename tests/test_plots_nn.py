@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from regutils import plots_nn
-from regutils.train import History
+from regutils.training import History
 
 
 @pytest.fixture(autouse=True)

@@ -13,8 +13,7 @@ from regutils.models import MLP
 from _engine_fixtures import overfitting_mnist, synthetic_mnist
 
 HIDDEN = (32, 32)
-# through ru.sweep first: importing regutils.sweep directly would shadow the function (see report)
-_Stack = sys.modules[ru.sweep.__module__]._Stack
+from regutils.stacked import Stack as _Stack
 
 
 @pytest.fixture(scope="module")
@@ -190,7 +189,7 @@ def test_result_model_and_summary(data):
         ([], {}, "^configs must be a non-empty list"),
         ([{"lr": 1e-3}, "x"], {}, r"^configs\[1\] must be a dict"),
         ([{"dropout": 0.5}], {}, r"^configs\[0\] has unknown key\(s\) \['dropout'\]"),
-        ([{"p": 1.0}], {}, r"^configs\[0\]\['p'\] must be a number in \[0, 1\)"),
+        ([{"p": 1.0}], {}, r"^configs\[0\]\['p'\] must be a finite number in \[0, 1\), got 1.0"),
         ([{"p": [0.1]}], {}, r"^configs\[0\]\['p'\] needs one probability per hidden layer"),
         ([{"lr": 0}], {}, r"^configs\[0\]\['lr'\] must be a finite number > 0"),
         ([{"weight_decay": -1.0}], {}, r"^configs\[0\]\['weight_decay'\] must"),
@@ -215,7 +214,7 @@ def test_bad_arguments_raise_naming_the_parameter(data, configs, kwargs, match):
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
 def test_stacked_update_matches_torch_optim_per_model(optimizer):
     """The [K, 1, 1]-tensor update (the GPU path) against torch.optim, one optimizer per model."""
-    update = sys.modules[ru.sweep.__module__]._update
+    from regutils.stacked import update
     lrs, wds, decoupled = [1e-3, 3e-2, 1e-2], [0.0, 0.1, 0.5], [False, False, True]
     gen = torch.Generator().manual_seed(0)
     p = torch.randn(3, 5, 4, generator=gen)

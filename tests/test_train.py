@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 import regutils as ru
 from regutils.models import MLP
-from regutils.train import History, lr_factor, progress_enabled
+from regutils.training import History, lr_factor, progress_enabled
 
 from _engine_fixtures import overfitting_mnist, synthetic_mnist
 
@@ -66,13 +66,13 @@ def test_sgd_batches_follow_the_documented_randperm(data, schedule):
 def test_sgd_weight_decay_is_the_l2_penalty(data):
     lam = 0.05
     ours = MLP(hidden=HIDDEN, seed=1)
-    ru.fit(ours, data, epochs=2, lr=0.05, batch_size=64, optimizer="sgd", weight_decay=lam, progress=False)
+    ru.fit(ours, data, epochs=2, lr=0.05, batch_size=64, optimizer="sgd", weight_decay=lam, decay_biases=True, progress=False)
     ref = reference_fit(MLP(hidden=HIDDEN, seed=1), data, epochs=2, batch_size=64, penalty=lam,
                         make_opt=lambda ps: torch.optim.SGD(ps, lr=0.05))
     assert_same_weights(ours, ref)
     # and decoupled=True changes nothing for plain SGD
     again = MLP(hidden=HIDDEN, seed=1)
-    ru.fit(again, data, epochs=2, lr=0.05, batch_size=64, optimizer="sgd", weight_decay=lam, decoupled=True,
+    ru.fit(again, data, epochs=2, lr=0.05, batch_size=64, optimizer="sgd", weight_decay=lam, decay_biases=True, decoupled=True,
            progress=False)
     assert_same_weights(again, ref)
 
@@ -80,7 +80,7 @@ def test_sgd_weight_decay_is_the_l2_penalty(data):
 def test_coupled_adam_minimizes_the_l2_penalized_loss(data):
     lam = 1e-2
     ours = MLP(hidden=HIDDEN, seed=2)
-    ru.fit(ours, data, epochs=2, lr=1e-3, batch_size=64, optimizer="adam", weight_decay=lam, progress=False)
+    ru.fit(ours, data, epochs=2, lr=1e-3, batch_size=64, optimizer="adam", weight_decay=lam, decay_biases=True, progress=False)
     ref = reference_fit(MLP(hidden=HIDDEN, seed=2), data, epochs=2, batch_size=64, penalty=lam,
                         make_opt=lambda ps: torch.optim.Adam(ps, lr=1e-3))
     assert_same_weights(ours, ref)
@@ -92,7 +92,7 @@ def test_adamw_and_decoupled_adam_match_torch_adamw_not_adam(data):
                         make_opt=lambda ps: torch.optim.AdamW(ps, lr=1e-3, weight_decay=lam))
     for kwargs in ({"optimizer": "adamw"}, {"optimizer": "adam", "decoupled": True}):
         ours = MLP(hidden=HIDDEN, seed=3)
-        h = ru.fit(ours, data, epochs=2, lr=1e-3, batch_size=64, weight_decay=lam, progress=False, **kwargs)
+        h = ru.fit(ours, data, epochs=2, lr=1e-3, batch_size=64, weight_decay=lam, decay_biases=True, progress=False, **kwargs)
         assert h.config["decoupled"] is True
         assert_same_weights(ours, ref)
     coupled = reference_fit(MLP(hidden=HIDDEN, seed=3), data, epochs=2, batch_size=64,
@@ -215,7 +215,7 @@ def test_divergence_raises_naming_epoch_and_config(data):
         ({"lr": math.nan}, "^lr must"),
         ({"weight_decay": -1e-4}, "^weight_decay must be a finite number >= 0"),
         ({"min_delta": -0.1}, "^min_delta must"),
-        ({"optimizer": "rmsprop"}, "^optimizer must be one of adam, adamw, sgd"),
+        ({"optimizer": "rmsprop"}, "^optimizer must be one of 'adam', 'adamw', 'sgd', got 'rmsprop'"),
         ({"lr_schedule": "step"}, "^lr_schedule must"),
         ({"seed": 1.5}, "^seed must be an integer"),
     ],

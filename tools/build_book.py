@@ -13,7 +13,6 @@ changed ``regutils`` can never leave stale outputs in the built pages.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import shutil
 import subprocess
@@ -21,19 +20,19 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from regutils import fileio  # noqa: E402  (standard library only: no torch import)
 FLAGS = ["-n", "-W", "--keep-going"]
 
 
 def source_hash(package: Path = ROOT / "regutils") -> str:
     """sha256 over the path and bytes of every ``.py`` file in ``package`` and of the data files
-    it ships (``data_files/``, which chapters read), in sorted order."""
-    digest = hashlib.sha256()
-    data = [p for p in (package / "data_files").rglob("*") if p.is_file()]
-    for path in sorted([*package.rglob("*.py"), *data]):
-        digest.update(path.relative_to(package).as_posix().encode())
-        digest.update(b"\0")
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+    it ships (``data_files/``, which chapters read), in sorted order (see regutils.fileio).
+
+    The whole package counts here (a figure change re-executes the chapters); the result
+    cache of trained networks keys on the training code only.
+    """
+    return fileio.source_hash(package, data_folder="data_files")
 
 
 def invalidate_stale_cache(build_dir: Path) -> bool:

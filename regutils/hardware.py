@@ -1,0 +1,135 @@
+"""The device the book trains on, the arithmetic precision it trains in, and how to describe both.
+
+One place decides both, so every chapter, the benchmark and the result cache agree:
+
+* :func:`device`: ``$REGUTILS_DEVICE`` or the best available (CUDA, Apple MPS, the CPU);
+* :func:`precision`: ``"bf16"`` (bfloat16 autocast, float32 weights and optimizer state) where
+  the hardware does bfloat16 arithmetic natively — a CUDA GPU that supports it, or a CPU with
+  AVX512-BF16 or AMX, as reported by oneDNN's own CPUID check — and ``"fp32"`` elsewhere, where
+  bfloat16 would be emulated and slower than float32. ``$REGUTILS_PRECISION`` overrides;
+* :func:`describe`: the one-line banner the chapters print ("trained on …").
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+from .checks import check_options
+
+__all__ = ["device", "precision", "native_bf16", "describe", "PRECISIONS", "autocast"]
+
+DEVICE_ENV = "REGUTILS_DEVICE"
+PRECISION_ENV = "REGUTILS_PRECISION"
+PRECISIONS = ("fp32", "bf16")
+
+
+def device(name: str | None = None) -> torch.device:
+    """The torch device the book trains on.
+
+    Order: ``name`` if given, else ``$REGUTILS_DEVICE`` if set (e.g. ``cpu``, ``cuda``,
+    ``cuda:1``, ``mps``), else CUDA if available, else Apple MPS if available, else the CPU.
+
+    Raises
+    ------
+    ValueError
+        If the requested device is not a torch device string, its type is not available
+        here, or its index is beyond the devices present (``cuda:3`` on a one-GPU machine).
+    """
+    source = "name" if name is not None else DEVICE_ENV
+    requested = name if name is not None else os.environ.get(DEVICE_ENV, "").strip()
+    if not requested:
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(requested)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"{source}={requested!r} is not a torch device ({exc})") from None
+    count = {
+        "cpu": 1,
+        "cuda": torch.cuda.device_count() if torch.cuda.is_available() else 0,
+        "mps": 1 if torch.backends.mps.is_available() else 0,
+    }.get(dev.type, 0)
+    if count == 0:
+        raise ValueError(f"{source}={requested!r}: device type {dev.type!r} is not available here")
+    if dev.index is not None and dev.index >= count:
+        raise ValueError(
+            f"{source}={requested!r}: there is no {dev.type} device {dev.index} "
+            f"({count} present, numbered from 0)"
+        )
+    return dev
+
+
+@lru_cache(maxsize=None)
+def native_bf16(dev: torch.device) -> bool:
+    """True if ``dev`` does bfloat16 matrix arithmetic in hardware.
+
+    CUDA: ``torch.cuda.is_bf16_supported()`` (Ampere and newer). CPU: oneDNN's check for
+    AVX512-BF16 or AMX (``torch.ops.mkldnn._is_mkldnn_bf16_supported``), which reads CPUID
+    itself. Other devices: False.
+    """
+    dev = torch.device(dev)
+    if dev.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+    if dev.type == "cpu":
+        try:
+            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):
+            return False
+    return False
+
+
+def precision(requested: str | None = None, dev: torch.device | None = None) -> str:
+    """The precision training uses: ``"fp32"`` or ``"bf16"``.
+
+    ``requested`` if given; else ``$REGUTILS_PRECISION`` if set; else ``"auto"``. ``"auto"``
+    picks ``"bf16"`` where :func:`native_bf16` holds for ``dev`` (default: :func:`device`),
+    else ``"fp32"``. An explicit ``"bf16"`` is honoured even where it is emulated.
+    """
+    source = "precision" if requested is not None else PRECISION_ENV
+    value = requested if requested is not None else os.environ.get(PRECISION_ENV, "").strip() or "auto"
+    check_options(source, value, ("auto", *PRECISIONS))
+    if value != "auto":
+        return value
+    return "bf16" if native_bf16(torch.device(dev) if dev is not None else device()) else "fp32"
+
+
+def autocast(dev: torch.device, prec: str):
+    """The context manager a training step runs under: bf16 autocast, or nothing for fp32."""
+    return torch.autocast(torch.device(dev).type, dtype=torch.bfloat16, enabled=prec == "bf16")
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def describe(dev: torch.device | None = None, prec: str | None = None) -> str:
+    """One line naming the device, its threads or memory, and the precision, for banners.
+
+    For example ``"CPU: AMD EPYC, 2 torch threads, fp32 (no native bfloat16)"`` or
+    ``"GPU: NVIDIA H100 80GB HBM3 (79 GiB), bf16 autocast"``.
+    """
+    dev = torch.device(dev) if dev is not None else device()
+    prec = precision(prec, dev)
+    how = "bf16 autocast" if prec == "bf16" else "fp32"
+    if prec == "fp32" and not native_bf16(dev):
+        how += " (no native bfloat16)"
+    if dev.type == "cuda":
+        props = torch.cuda.get_device_properties(dev)
+        return f"GPU: {props.name} ({props.total_memory / 2**30:.0f} GiB), {how}"
+    if dev.type == "cpu":
+        return f"CPU: {_cpu_name()}, {torch.get_num_threads()} torch threads, {how}"
+    return f"{dev.type}, {how}"
