@@ -1,8 +1,9 @@
 """The reader's notebook of a chapter: what Colab, Binder and the site's .ipynb download give.
 
-One function, :func:`reader_notebook`, turns a chapter's executed notebook (myst-nb writes it to
-``<build>/jupyter_execute/<docname>.ipynb``, from a fresh run or from the execution cache;
-no chapter is executed again) into the notebook a reader gets:
+One function, :func:`reader_notebook`, turns a chapter's executed notebook
+(:func:`executed_notebook`: ``<build>/jupyter_execute/<docname>.ipynb``, with the outputs
+merged in from the execution cache when they came from there; no chapter is executed again)
+into the notebook a reader gets:
 
 - the outputs are kept (figures, tables, widget state), and each figure's caption, which on
   the site comes from the cell's ``mystnb.figure`` metadata, follows it as a markdown cell,
@@ -31,6 +32,7 @@ import ast
 import copy
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 import myst_translate
 from myst_translate import REFERENCES, Context, translate
@@ -99,6 +101,39 @@ def pinned_requirement(org: str, repo: str, commit: str) -> str:
     if not re.fullmatch(r"[0-9a-f]{40}|v?\d+(?:\.\d+)*", commit):
         raise ValueError(f"not a commit sha or release tag: {commit!r}")
     return f"regutils @ git+https://github.com/{org}/{repo}@{commit}"
+
+
+# --------------------------------------------------------------------------- the executed chapter
+
+
+def _hidden_glue(output) -> bool:
+    """A ``glue(..., display=False)`` record: on the site it shows nowhere."""
+    return bool(output.get("metadata", {}).get("scrapbook", {}).get("mime_prefix"))
+
+
+def executed_notebook(build_dir: Path, docname: str, cache_dir: Path | None = None):
+    """The chapter as the build executed it: ``jupyter_execute/<docname>.ipynb``, with outputs.
+
+    When a page's outputs come from the execution cache, myst-nb renders them but writes the
+    notebook without them; they are then merged in from the cache (``cache_dir``, the
+    jupyter-cache folder), as myst-nb merged them for the page. Glue records that the page
+    does not show (``display=False``) are dropped, as myst-nb drops them.
+    """
+    import nbformat
+
+    nb = nbformat.read(Path(build_dir) / "jupyter_execute" / f"{docname}.ipynb", as_version=4)
+    has_outputs = any(c.get("outputs") for c in nb.cells if c.cell_type == "code")
+    if cache_dir is not None and Path(cache_dir).is_dir() and not has_outputs:
+        from jupyter_cache import get_cache
+
+        try:
+            _, nb = get_cache(str(cache_dir)).merge_match_into_notebook(nb)
+        except KeyError:
+            pass  # not in the cache: the notebook as written
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.get("outputs", []) if not _hidden_glue(o)]
+    return nb
 
 
 # --------------------------------------------------------------------------- code cells

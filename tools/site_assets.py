@@ -283,6 +283,14 @@ def translation_context(app, docname: str, notebooks: list[str]):
     )
 
 
+def execution_cache(app) -> Path | None:
+    """myst-nb's execution cache folder, when pages are executed through it."""
+    if app.config.nb_execution_mode != "cache":
+        return None
+    path = app.config.nb_execution_cache_path or Path(app.outdir).parent / ".jupyter_cache"
+    return Path(app.srcdir, path)
+
+
 def write_notebooks(app, exception) -> None:
     """Write each chapter's reader notebook to ``_build/notebooks/`` and over the download."""
     if exception is not None or app.builder is None or app.builder.format != "html":
@@ -295,7 +303,7 @@ def write_notebooks(app, exception) -> None:
     requirement = reader_notebooks.pinned_requirement(org, repo, commit)
     build, docs = Path(app.outdir).parent, notebook_docs(app)
     for docname in docs:
-        executed = nbformat.read(build / "jupyter_execute" / f"{docname}.ipynb", as_version=4)
+        executed = reader_notebooks.executed_notebook(build, docname, execution_cache(app))
         ctx = translation_context(app, docname, docs)
         nb = reader_notebooks.reader_notebook(
             executed, ctx, requirement=requirement, commit=commit, colab_name=Path(docname).name + ".ipynb"
