@@ -400,3 +400,29 @@ def test_short_chapters_run_from_the_reader_notebook(built_book, installed_regut
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     where = nb.cells[-1].outputs[0]["text"].strip()
     assert Path(where).is_relative_to(installed_regutils), where
+
+
+def test_outputs_come_from_the_execution_cache_when_the_written_notebook_lacks_them(tmp_path):
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    ran = executed()
+    hidden = {"application/papermill.record/text/plain": "6"}
+    ran.cells[2].outputs = [
+        nbformat.v4.new_output("display_data", data=hidden, metadata={"scrapbook": {"name": "best", "mime_prefix": "application/papermill.record/"}})
+    ]
+    cache = get_cache(str(tmp_path / "cache"))
+    cache.cache_notebook_bundle(CacheBundleIn(ran, "book/chapter.md"), check_validity=False)
+    # what myst-nb writes for a page whose outputs came from the cache: the cells, no outputs
+    written = nbformat.from_dict(json.loads(json.dumps(ran)))
+    for cell in written.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+    (tmp_path / "jupyter_execute" / "book").mkdir(parents=True)
+    nbformat.write(written, tmp_path / "jupyter_execute" / "book" / "chapter.ipynb")
+    nb = reader_notebooks.executed_notebook(tmp_path, "book/chapter", tmp_path / "cache")
+    outputs = [c.outputs for c in nb.cells if c.cell_type == "code"]
+    assert outputs[0] == ran.cells[1].outputs and outputs[3] == ran.cells[4].outputs
+    assert outputs[1] == []  # the glue record the page does not show
+    without_cache = reader_notebooks.executed_notebook(tmp_path, "book/chapter", None)
+    assert not any(c.outputs for c in without_cache.cells if c.cell_type == "code")
