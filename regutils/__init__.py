@@ -71,6 +71,7 @@ _EXPORTS = {
     "DrawFits": "laboratory",
     "fit_draws": "laboratory",
     "bias_variance": "laboratory",
+    "test_mse": "laboratory",
     "cv_draws": "laboratory",
     "blocks_split_by_size": "laboratory",
     # figures of the linear-model chapters

@@ -33,7 +33,8 @@ from .penalties import MAX_ITER, _as_alphas, _centred_path, _check_penalty, _def
 # lasso paths about twice as fast as the 1e-6 that single fits in the chapters use.
 TOL = 1e-4
 
-__all__ = ["Population", "population", "generator_intercept", "draw_datasets", "DrawFits", "fit_draws", "bias_variance", "cv_draws"]
+__all__ = ["Population", "population", "generator_intercept", "draw_datasets", "DrawFits", "fit_draws", "bias_variance", "test_mse", "cv_draws",
+           "blocks_split_by_size"]
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,25 @@ def bias_variance(fits: DrawFits, Z_test, y_test, *, model: str) -> pd.DataFrame
     })
 
 
+def test_mse(fits: DrawFits, Z_test, y_test) -> np.ndarray:
+    """Test MSE of every draw's model at every alpha, shape ``(n_draws, n_alphas)``.
+
+    ``mean_x (y - f_b(x))^2`` for one shared test set, through the test set's second moments
+    (no ``(n_draws, n_test, n_alphas)`` array of predictions is formed).
+    """
+    Zt = np.column_stack([np.ones(len(Z_test)), np.asarray(Z_test, dtype=float)])
+    y_test = np.asarray(y_test, dtype=float)
+    if y_test.shape != (len(Zt),):
+        raise ValueError(f"y_test must have one value per row of Z_test ({len(Zt)}), got {y_test.shape}")
+    M, m_y = Zt.T @ Zt / len(Zt), Zt.T @ y_test / len(Zt)
+    theta = np.concatenate([fits.intercepts[:, None, :], fits.raw_coefs], axis=1)
+    return (
+        y_test @ y_test / len(y_test)
+        - 2 * np.einsum("bfa,f->ba", theta, m_y)
+        + np.einsum("bfa,fg,bga->ba", theta, M, theta)
+    )
+
+
 def cv_draws(
     Z, y, alphas, *, penalty: str, l1_ratio: float | None = None, cv=None, tol: float = TOL
 ) -> np.ndarray:
@@ -207,3 +227,30 @@ def cv_draws(
         err = y[:, held, None] - fits.predict(Z[:, held])
         folds.append(np.mean(err**2, axis=1))
     return np.stack(folds, axis=-1)
+
+
+def blocks_split_by_size(coefs, groups, blocks) -> pd.DataFrame:
+    """How often a correlated block is only partly selected, at each model size.
+
+    ``coefs`` is ``(n_draws, n_features, n_alphas)`` (:attr:`DrawFits.coefs`); ``blocks`` are
+    the group ids (``groups``) to watch, each of ``size`` features. Every (draw, alpha) pair is
+    one model; a block is *split* when some but not all of its features are non-zero. Returns
+    one row per model size (``n_nonzero``) with ``n_models`` (how many (draw, alpha) pairs had
+    that size) and ``share_split`` (split blocks / (models x blocks)). Comparing two penalties
+    row by row compares them at the same sparsity, which a comparison at each one's own
+    chosen alpha does not.
+    """
+    coefs = np.asarray(coefs)
+    groups = np.asarray(groups)
+    if coefs.ndim != 3 or groups.shape != (coefs.shape[1],):
+        raise ValueError(f"coefs must be (n_draws, n_features, n_alphas) with one group per feature, got {coefs.shape}, {groups.shape}")
+    selected = coefs != 0
+    split = np.zeros(selected[:, 0].shape)
+    for g in blocks:
+        count = selected[:, groups == g].sum(axis=1)
+        split += (count > 0) & (count < np.sum(groups == g))
+    frame = pd.DataFrame({
+        "n_nonzero": selected.sum(axis=1).ravel(), "split": split.ravel() / len(blocks)
+    })
+    out = frame.groupby("n_nonzero")["split"].agg(["size", "mean"])
+    return out.rename(columns={"size": "n_models", "mean": "share_split"}).reset_index()

@@ -234,7 +234,10 @@ def plot_path_frame(path, k: int, *, mse: dict, true_coef=None, groups=None, mse
     _check_path(path)
     if not 0 <= k < len(path.alphas):
         raise ValueError(f"k must index path.alphas (0..{len(path.alphas) - 1}), got {k}")
-    fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2), layout="constrained", width_ratios=(1.6, 1))
+    # fixed margins, not constrained layout: a widget renders dozens of these frames, and
+    # the layout solver would be most of the cost of each one
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2), width_ratios=(1.6, 1))
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.15, top=0.9, wspace=0.28)
     w = path.coefs[:, k]
     n = len(w)
     colors = _feature_colors(n, true_coef, groups)
@@ -256,6 +259,7 @@ def plot_path_frame(path, k: int, *, mse: dict, true_coef=None, groups=None, mse
         right.plot(path.alphas[k], values[k], "o", color=color, ms=5)
     right.axvline(path.alphas[k], color="k", ls="--", lw=1)
     right.set_xscale("log")
+    right.minorticks_off()  # dozens of minor tick labels per frame, for little information
     if mse_ylim is not None:
         right.set_ylim(*mse_ylim)
     right.set(xlabel="alpha (log scale)", ylabel="MSE")

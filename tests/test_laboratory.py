@@ -108,3 +108,33 @@ def test_generator_intercept_leaves_exactly_the_generators_noise():
     rng.uniform(0, 1, 48)
     noise = rng.normal(0.0, 2.0, 100)
     np.testing.assert_allclose(residual, noise, atol=1e-9)
+
+
+def test_blocks_split_by_size_hand_computed():
+    groups = np.array([0, 0, 1, 1, -1])
+    # one draw, three alphas: sizes 3, 3, 1
+    coefs = np.array([[[1, 1, 0], [1, 0, 0], [1, 1, 1], [0, 1, 0], [0, 0, 0]]], dtype=float)
+    out = lab.blocks_split_by_size(coefs, groups, [0, 1])
+    # alpha 0 (size 3): block 0 whole, block 1 split; alpha 1 (size 3): block 0 split,
+    # block 1 whole; alpha 2 (size 1): block 0 empty (not split), block 1 split
+    assert out["n_nonzero"].tolist() == [1, 3]
+    assert out["n_models"].tolist() == [1, 2]
+    np.testing.assert_allclose(out["share_split"], [0.5, 0.5])
+    # a draw with every block whole or empty
+    whole = np.array([[[1, 0], [1, 0], [1, 0], [1, 0], [1, 1]]], dtype=float)
+    out = lab.blocks_split_by_size(whole, groups, [0, 1])
+    np.testing.assert_allclose(out["share_split"], [0.0, 0.0])
+    with pytest.raises(ValueError, match="one group per feature"):
+        lab.blocks_split_by_size(coefs, groups[:3], [0])
+
+
+def test_test_mse_is_the_brute_force_mse():
+    Z, y = lab.draw_datasets(3, 40, seed=6)
+    Zt, yt = lab.draw_datasets(1, 25, seed=7)
+    fits = lab.fit_draws(Z, y, [0.1, 1.0], penalty="lasso")
+    F = fits.predict(Zt[0])
+    np.testing.assert_allclose(
+        lab.test_mse(fits, Zt[0], yt[0]), ((yt[0][None, :, None] - F) ** 2).mean(axis=1)
+    )
+    with pytest.raises(ValueError, match="one value per row"):
+        lab.test_mse(fits, Zt[0], yt[0][:3])
