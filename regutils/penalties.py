@@ -442,11 +442,13 @@ class CVModels:
     """The elastic net's chosen ``l1_ratio``."""
 
 
-def fit_cv_models(X, y, *, ridge_alphas, lasso_alphas, l1_ratios, cv=None) -> CVModels:
+def fit_cv_models(X, y, *, ridge_alphas, lasso_alphas, l1_ratios, cv=None):
     """Fit OLS and the three penalized models, each with alpha chosen by K-fold CV on ``X, y``.
 
-    ``X`` is on its own (raw) scale: every model is a ``Pipeline([StandardScaler(), model])``
-    (:func:`penalized_model`), and the cross-validation standardizes inside the folds
+    Returns a ``CVModels``: the fitted pipelines, the CV curves and the elastic net's
+    ``l1_ratio``. ``X`` is on its own (raw) scale: every model is a
+    ``Pipeline([StandardScaler(), model])`` (``ru.penalized_model``), and the
+    cross-validation standardizes inside the folds
     (:func:`cv_curve` with ``standardize=True``). All models use the same folds (``cv``;
     default ``KFold(5, shuffle=True, random_state=0)``) and score by mean squared error; the
     chosen alpha minimizes the mean CV MSE. ``lasso_alphas`` also serves the elastic net, at

@@ -271,7 +271,7 @@ def plot_bias_variance(table, *, ax=None, title=None, ylim=None):
     """Expected test MSE and its parts against alpha for one model.
 
     ``table`` has columns ``alpha``, ``bias2``, ``variance``, ``expected_mse`` and ``noise``
-    (one model's rows of :func:`regutils.bias_variance`). The noise floor is drawn as a
+    (one model's rows of ``ru.bias_variance``). The noise floor is drawn as a
     horizontal line: no model can go below it on average.
     """
     ax = _axes(ax)
