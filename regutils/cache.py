@@ -6,19 +6,28 @@ named by a key: the sha256 of
 
 * the run's configuration (every argument that changes the result, the model's
   architecture and, for ``fit``, a digest of its *initial* weights),
-* ``data.spec`` (which data, which split, which subset) and the device type,
+* ``data.spec`` (which data, which split, which subset), a sha256 of the training and
+  validation tensors themselves, and the device type,
 * a hash of the training code (:data:`regutils.fileio.TRAINING_SOURCES`), so a change to
   it invalidates every stored result.
 
 A lookup that finds the file returns its contents and the caller skips training. Files are
 written to a temporary name in the cache folder and moved into place with ``os.replace``, so
-a crash or a concurrent writer never leaves a partial entry; an unreadable entry counts as a
-miss and is overwritten.
+a crash or a concurrent writer never leaves a partial entry.
+
+Every entry is verified before it is returned: the file starts with a header line holding the
+sha256 of the rest (computed by :func:`save`), and the loaded entry must have the keys and
+shapes its kind needs (:data:`REQUIRED`: a ``fit`` entry a history and a ``state_dict``, a
+``sweep`` entry histories, states, chunks, ``wall_time_s`` and ``early_states``). A file that
+fails any check — truncated, altered on disk, a torch file of another layout — is a miss with
+a ``RuntimeWarning`` naming it; the caller retrains and :func:`save` replaces it. A bad entry
+is never returned.
 
 Environment
 -----------
-``REGUTILS_CACHE=0`` (or ``false``/``no``/``off``)
-    Turns caching off: ``cache=True`` then trains every time and stores nothing.
+``REGUTILS_CACHE=0`` (or ``false``/``no``/``off``; ``1/true/yes/on`` or unset: on)
+    Turns caching off: ``cache=True`` then trains every time and stores nothing. Any other
+    value is a ``ValueError`` (see :func:`regutils.checks.env_flag`).
 ``REGUTILS_CACHE_DIR``
     Where entries live. Default: ``<repository>/_build/regutils-cache`` when ``regutils``
     runs from the book's checkout (``make clean`` empties it), else ``~/.cache/regutils``.
@@ -32,24 +41,56 @@ import io
 import json
 import os
 import shutil
+import warnings
+import weakref
 from pathlib import Path
 
 import torch
 
+from .checks import env_flag
 from .fileio import TRAINING_SOURCES, atomic_write_bytes
 from .fileio import source_hash as _source_hash
 
-__all__ = ["enabled", "cache_dir", "source_hash", "make_key", "lookup", "load", "save", "clear", "state_digest"]
+__all__ = [
+    "enabled",
+    "cache_dir",
+    "source_hash",
+    "make_key",
+    "lookup",
+    "load",
+    "save",
+    "clear",
+    "state_digest",
+    "data_digest",
+    "REQUIRED",
+]
 
 CACHE_ENV = "REGUTILS_CACHE"
 CACHE_DIR_ENV = "REGUTILS_CACHE_DIR"
 _PACKAGE = Path(__file__).resolve().parent
 _REPO = _PACKAGE.parent
 
+# The layout of an entry file: one header line, then the bytes torch.save wrote. The format
+# number is part of every key, so entries of an older layout are never even looked up.
+_FORMAT = 2
+_MAGIC = b"regutils-cache"
+
+# What each kind's caller reads from an entry (regutils.training.fit, regutils.sweeps.sweep).
+REQUIRED = {
+    "fit": ("history", "state_dict"),
+    "sweep": ("histories", "states", "chunks", "wall_time_s", "early_states"),
+}
+
 
 def enabled() -> bool:
-    """False when ``REGUTILS_CACHE`` is ``0``, ``false``, ``no`` or ``off``."""
-    return os.environ.get(CACHE_ENV, "").strip().lower() not in {"0", "false", "no", "off"}
+    """False when ``REGUTILS_CACHE`` is ``0``, ``false``, ``no`` or ``off``; True when unset.
+
+    Raises
+    ------
+    ValueError
+        For any other value (a typo must not silently turn the cache on or off).
+    """
+    return env_flag(CACHE_ENV, default=True)
 
 
 def cache_dir() -> Path:
@@ -82,6 +123,33 @@ def state_digest(module: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
+_DATA_DIGESTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def data_digest(data) -> str:
+    """sha256 of the training and validation tensors of ``data`` (memoized per data object).
+
+    The key covers the data itself rather than the code that loaded it, so a changed loader
+    that yields the same tensors keeps its entries, and one that yields different tensors
+    can never return a stale network.
+    """
+    try:
+        return _DATA_DIGESTS[data]
+    except (KeyError, TypeError):
+        pass
+    digest = hashlib.sha256()
+    for name in ("X_train", "y_train", "X_val", "y_val"):
+        t = getattr(data, name).detach().cpu().contiguous()
+        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    value = digest.hexdigest()
+    try:
+        _DATA_DIGESTS[data] = value
+    except TypeError:  # not weak-referenceable: recomputed next time
+        pass
+    return value
+
+
 def make_key(kind: str, config: dict, data) -> str:
     """Hex key for a run of ``kind`` (``"fit"``, ``"sweep"``) with a JSON-able ``config`` on ``data``.
 
@@ -91,9 +159,11 @@ def make_key(kind: str, config: dict, data) -> str:
         If ``config`` or ``data.spec`` holds something JSON cannot encode.
     """
     payload = {
+        "format": _FORMAT,
         "kind": kind,
         "config": config,
         "data": getattr(data, "spec", None),
+        "data_digest": data_digest(data),
         "device_type": data.device.type,
         "source": source_hash(),
         "torch": torch.__version__,
@@ -106,36 +176,116 @@ def _path(key: str) -> Path:
     return cache_dir() / f"{key}.pt"
 
 
-def lookup(kind: str, config: dict, data) -> tuple[str | None, dict | None]:
+def lookup(
+    kind: str, config: dict, data, *, required: tuple[str, ...] | None = None
+) -> tuple[str | None, dict | None]:
     """``(key, entry)`` for a run: ``key`` is None when caching is off, ``entry`` None on a miss.
 
     A caller trains on a miss and then, if ``key`` is not None, stores the result under it
-    with :func:`save`.
+    with :func:`save`. ``required`` lists the keys the caller reads from the entry (default:
+    :data:`REQUIRED` for ``kind``); an entry without them is a miss (see :func:`load`).
     """
     if not enabled():
         return None, None
     key = make_key(kind, config, data)
-    return key, load(key)
+    return key, load(key, required=REQUIRED.get(kind, ()) if required is None else required)
 
 
-def load(key: str) -> dict | None:
-    """The stored entry for ``key`` (tensors on the CPU), or None on a miss or an unreadable file."""
+def load(key: str, *, required: tuple[str, ...] = ()) -> dict | None:
+    """The stored entry for ``key`` (tensors on the CPU), or None on a miss.
+
+    A file that exists but fails verification (header, sha256, torch format, the ``required``
+    keys and their structure) is a miss too, with a ``RuntimeWarning`` naming the file; it is
+    left in place for :func:`save` to replace.
+    """
     path = _path(key)
     if not path.is_file():
         return None
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # a truncated or foreign file is a miss; save() replaces it
+        return _read_entry(path, tuple(required))
+    except _BadEntry as exc:
+        warnings.warn(
+            f"result cache: ignoring {path}: {exc}; the run is retrained and the entry replaced",
+            RuntimeWarning,
+            stacklevel=3,
+        )
         return None
 
 
 def save(key: str, entry: dict) -> Path:
-    """Store ``entry`` (plain data and tensors) under ``key`` atomically; return the file."""
+    """Store ``entry`` (plain data and tensors) under ``key`` atomically; return the file.
+
+    The file is a header line ``regutils-cache <format> <sha256 of the rest>`` followed by the
+    bytes of ``torch.save``; :func:`load` checks both.
+    """
+    if not isinstance(entry, dict):
+        raise ValueError(f"entry must be a dict, got {type(entry).__name__}")
     path = _path(key)
     buffer = io.BytesIO()
     torch.save(_to_cpu(entry), buffer)
-    atomic_write_bytes(path, lambda fh: fh.write(buffer.getvalue()))
+    body = buffer.getvalue()
+    header = b"%s %d %s\n" % (_MAGIC, _FORMAT, hashlib.sha256(body).hexdigest().encode())
+    atomic_write_bytes(path, lambda fh: (fh.write(header), fh.write(body)))
     return path
+
+
+class _BadEntry(Exception):
+    """An entry file that must not be used (the message says why)."""
+
+
+def _read_entry(path: Path, required: tuple[str, ...]) -> dict:
+    """Read and verify one entry file; raise :class:`_BadEntry` saying what is wrong."""
+    try:
+        blob = path.read_bytes()
+    except OSError as exc:
+        raise _BadEntry(f"cannot be read ({exc})") from None
+    header, _, body = blob.partition(b"\n")
+    fields = header.split(b" ")
+    if len(fields) != 3 or fields[0] != _MAGIC:
+        raise _BadEntry("not a regutils cache entry (no header line)")
+    if fields[1] != str(_FORMAT).encode():
+        raise _BadEntry(f"entry format {fields[1].decode(errors='replace')!r}, expected {_FORMAT}")
+    if hashlib.sha256(body).hexdigest().encode() != fields[2]:
+        raise _BadEntry("sha256 mismatch: the file was truncated or altered after it was written")
+    try:
+        entry = torch.load(io.BytesIO(body), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable payload is the same miss
+        raise _BadEntry(f"torch.load failed ({type(exc).__name__}: {exc})") from None
+    _check_structure(entry, required)
+    return entry
+
+
+def _check_structure(entry, required: tuple[str, ...]) -> None:
+    """Raise :class:`_BadEntry` unless ``entry`` holds ``required`` with the types callers use."""
+    if not isinstance(entry, dict):
+        raise _BadEntry(f"holds a {type(entry).__name__}, not a dict")
+    missing = [k for k in required if k not in entry]
+    if missing:
+        raise _BadEntry(f"no {', '.join(map(repr, missing))} key(s) (has {', '.join(map(repr, entry))})")
+
+    def states(value) -> bool:
+        return isinstance(value, dict) and all(isinstance(t, torch.Tensor) for t in value.values())
+
+    def dicts(value) -> bool:
+        return isinstance(value, list) and all(isinstance(v, dict) for v in value)
+
+    shapes = {
+        "history": lambda v: isinstance(v, dict),
+        "state_dict": states,
+        "histories": dicts,
+        "states": lambda v: isinstance(v, list) and all(states(s) for s in v),
+        "chunks": lambda v: isinstance(v, list) and all(type(c) is int and c > 0 for c in v),
+        "wall_time_s": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        "early_states": lambda v: v is None or (isinstance(v, list) and all(states(s) for s in v)),
+    }
+    for name in required:
+        if name in shapes and not shapes[name](entry[name]):
+            raise _BadEntry(f"{name!r} has the wrong structure ({type(entry[name]).__name__})")
+    lengths = {k: len(entry[k]) for k in ("histories", "states", "early_states") if k in required and entry[k] is not None}
+    if "chunks" in required:
+        lengths["sum of chunks"] = sum(entry["chunks"])
+    if len(set(lengths.values())) > 1:
+        raise _BadEntry(f"inconsistent lengths {lengths}")
 
 
 def clear() -> int:

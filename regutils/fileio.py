@@ -18,11 +18,9 @@ __all__ = ["atomic_write_bytes", "sha256_file", "source_hash", "TRAINING_SOURCES
 PACKAGE = Path(__file__).resolve().parent
 
 # The modules whose code decides what a trained network is. The result cache keys trained
-# runs on these only, so editing a figure or a chapter helper never forces a retrain; any
-# change here does.
+# runs on these only (and on a digest of the data tensors themselves, not on the loader), so
+# editing a figure or a chapter helper never forces a retrain; any change here does.
 TRAINING_SOURCES = (
-    "cache.py",
-    "data.py",
     "early_stopping.py",
     "evaluation.py",
     "hardware.py",
@@ -36,18 +34,24 @@ TRAINING_SOURCES = (
 def atomic_write_bytes(path: str | os.PathLike, write: Callable) -> None:
     """Create ``path`` through a temporary file in its folder; ``write(fileobj)`` fills it.
 
-    The temporary file is moved into place with ``os.replace`` only after ``write`` returned,
-    so a failure (or a crash) never leaves a partial file at ``path``; the temporary file is
-    removed on any error. A symbolic link at ``path`` is refused rather than replaced.
+    The temporary file is flushed to disk and moved into place with ``os.replace`` only after
+    ``write`` returned, so a failure (or a crash) never leaves a partial file at ``path``, and
+    an existing file there is kept until the new one is complete; the temporary file is
+    removed on any error. A symbolic link at ``path`` (even a dangling one) is refused with a
+    ``FileExistsError`` rather than replaced: the link's target is the user's file.
     """
     path = Path(path)
     if path.is_symlink():
-        raise FileExistsError(f"{path} is a symbolic link; refusing to replace it with a file")
+        raise FileExistsError(
+            f"{path} is a symbolic link (to {os.readlink(path)}); refusing to replace it with a file"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())  # the bytes are on disk before the name points at them
         os.chmod(tmp, 0o644)  # mkstemp makes files private; these are ordinary data files
         os.replace(tmp, path)
     except BaseException:
@@ -71,21 +75,32 @@ def source_hash(
 ) -> str:
     """sha256 over the relative path and bytes of ``.py`` files of ``package``, sorted by path.
 
-    ``names`` restricts it to those file names (e.g. :data:`TRAINING_SOURCES`); ``None`` takes
-    every ``.py`` file below ``package``. ``data_folder`` (e.g. ``"data_files"``) adds every
-    file below that subfolder.
+    ``names`` restricts it to those paths relative to ``package`` (e.g. :data:`TRAINING_SOURCES`);
+    ``None`` takes every ``.py`` file below ``package``. ``data_folder`` (e.g. ``"data_files"``)
+    adds every file below that subfolder. ``__pycache__`` folders never count.
+
+    Raises
+    ------
+    FileNotFoundError
+        If a file in ``names`` or the ``data_folder`` does not exist: a renamed module must not
+        silently drop out of the hash.
     """
     package = Path(package)
-    wanted = None if names is None else set(names)
-    files = list(package.rglob("*.py"))
+    files = {p for p in package.rglob("*.py") if "__pycache__" not in p.parts}
+    if names is not None:
+        wanted = set(names)
+        files = {p for p in files if p.relative_to(package).as_posix() in wanted}
+        missing = sorted(wanted - {p.relative_to(package).as_posix() for p in files})
+        if missing:
+            raise FileNotFoundError(f"{package}: no such source file(s) {', '.join(missing)}")
     if data_folder is not None:
-        files += [f for f in (package / data_folder).rglob("*") if f.is_file()]
+        folder = package / data_folder
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder}: no such folder (data_folder={data_folder!r})")
+        files |= {f for f in folder.rglob("*") if f.is_file() and "__pycache__" not in f.parts}
     digest = hashlib.sha256()
     for path in sorted(files):
-        rel = path.relative_to(package).as_posix()
-        if wanted is not None and rel not in wanted and path.suffix == ".py":
-            continue
-        digest.update(rel.encode())
+        digest.update(path.relative_to(package).as_posix().encode())
         digest.update(b"\0")
         digest.update(path.read_bytes())
     return digest.hexdigest()

@@ -1,19 +1,30 @@
-"""The MNIST training runs that several neural-network chapters share, defined once.
+"""The MNIST training runs the neural-network chapters share, defined once.
 
 The result cache (:mod:`regutils.cache`) serves a run to every chapter that asks for it with
 exactly the same arguments. Keeping those arguments here, rather than copied into each
-chapter, makes the match certain: the dropout chapter's confusion matrix and the
-experiments chapter's table come from the same trained networks, trained once per build.
+chapter, makes the match certain: the dropout chapter's figures and the experiments
+chapter's table come from the same trained networks, trained once per build.
 
-The recipe: a 784-400-400-400-400-10 ReLU network, Adam at ``lr = 1e-3``, batches of 128,
-the learning rate cosine-decayed to zero over the run. Annealing the rate buys more accuracy
-per epoch than a constant rate; the number of epochs in ``FULL_DATA`` is what lets the whole
-book execute on a two-core CPU in minutes, and the chapters state what that costs.
+Two regimes, each with one recipe for every device (a GPU only makes it faster):
+
+**Full data** (:data:`FULL_DATA`): the 784-400-400-400-400-10 ReLU network on all 48,000
+training images, Adam at ``lr = 1e-3`` cosine-decayed to zero over 30 epochs, batches of 256.
+The evidence for batch 256 (``data_files/recipe_search_h100.json``, shown on the Performance
+page): three seeds per recipe, chosen on validation error, batch 256 at ``lr = 1e-3`` was no
+worse than batch 128 for any configuration, and it halves the number of optimizer steps.
+Every configuration trains with the same :data:`SEEDS` (same initial weights and batch order:
+paired comparisons). Early stopping *watches* these runs (``stop_early=False``): the weights
+it would have restored are kept beside the final ones, so "with early stopping" costs no
+second run and is paired with "without" on the very same trajectory.
+
+**Small, noisy data** (:data:`REGIME`): a few thousand training images, a fifth of their labels
+wrong, a constant learning rate and enough epochs for the unregularized network to memorize
+the wrong labels — the regime where each technique has something to prevent (Zhang et al.
+2017; Arpit et al. 2017). Each technique's strength is chosen on validation error from a
+short list of candidates, separately for every training-set size.
 """
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 __all__ = [
     "HIDDEN",
@@ -21,15 +32,16 @@ __all__ = [
     "EXPERIMENT_P",
     "EXPERIMENT_WEIGHT_DECAY",
     "EXPERIMENT_PATIENCE",
-    "DROPOUT_FULL_P",
-    "DROPOUT_FULL_WEIGHT_DECAY",
-    "label_of",
+    "SEEDS",
+    "FULL_LABELS",
     "full_data_configs",
-    "early_stopping_configs",
     "run_full_data",
-    "run_early_stopping",
+    "full_data_model",
+    "REGIME",
+    "regime_data",
+    "regime_configs",
+    "run_regime",
     "indices",
-    "with_validation_rows",
     "SUBSET_ROWS",
     "SUBSET_VAL_ROWS",
     "SUBSET_FIT",
@@ -38,30 +50,112 @@ __all__ = [
 ]
 
 HIDDEN = (400, 400, 400, 400)
-# shared by every full-data run: keyword arguments of regutils.sweep
+
+# keyword arguments of regutils.sweep shared by every full-data run
 FULL_DATA = dict(
     hidden=HIDDEN,
-    epochs=12,  # passes over the 48,000 training rows
-    batch_size=128,  # rows per Adam step (375 steps per epoch)
+    epochs=30,  # passes over the 48,000 training rows (5,640 Adam steps)
+    batch_size=256,  # rows per Adam step
     lr=1e-3,  # Adam's step size at the start; cosine-decayed to 0 by the last step
     optimizer="adam",
     lr_schedule="cosine",
 )
 EXPERIMENT_P = 0.2  # dropout probability after every hidden layer
-EXPERIMENT_WEIGHT_DECAY = 1e-4  # coupled L2: Adam(weight_decay=1e-4), i.e. (1e-4 / 2)‖w‖² in the loss
-EXPERIMENT_PATIENCE = 2  # epochs without a lower validation loss before stopping
-SEEDS = (0, 1)  # seeds of every experiment
-# the dropout chapter's full-data sweep: these rates, three seeds each, on top of the
-# experiments' weight decay, so that its p = 0 and p = EXPERIMENT_P points are experiments 2 and 3
-DROPOUT_FULL_P = (0.0, 0.2, 0.5)
-DROPOUT_FULL_WEIGHT_DECAY = EXPERIMENT_WEIGHT_DECAY
-DROPOUT_FULL_SEEDS = (0, 1, 2)
+EXPERIMENT_WEIGHT_DECAY = 1e-4  # coupled L2: Adam(weight_decay=1e-4) on the weight matrices
+EXPERIMENT_PATIENCE = 3  # epochs without a lower validation loss before early stopping fires
+SEEDS = (0, 1, 2)  # seed s: the same initial weights and batch order for every configuration
+
+# the trained configurations; early stopping is read off each of them (stop_early=False)
+FULL_LABELS = ("none", "weight decay", "weight decay + dropout")
 
 
-# small-data runs: few rows, so the network overfits strongly and a run costs about as much
-# as one epoch on the full training set
+def full_data_configs() -> list[dict]:
+    """The full-data configurations, each with a ``label`` and every seed of :data:`SEEDS`."""
+    settings = {
+        "none": dict(p=0.0, weight_decay=0.0),
+        "weight decay": dict(p=0.0, weight_decay=EXPERIMENT_WEIGHT_DECAY),
+        "weight decay + dropout": dict(p=EXPERIMENT_P, weight_decay=EXPERIMENT_WEIGHT_DECAY),
+    }
+    return [dict(label=label, seed=s, **settings[label]) for label in FULL_LABELS for s in SEEDS]
+
+
+def run_full_data(data):
+    """:func:`regutils.sweep` of :func:`full_data_configs` with :data:`FULL_DATA`, cached.
+
+    Early stopping with :data:`EXPERIMENT_PATIENCE` watches every run; ``result.model(i,
+    early_stopped=True)`` is configuration ``i`` with early stopping.
+    """
+    from .sweeps import sweep
+
+    return sweep(
+        full_data_configs(), data, **FULL_DATA, patience=EXPERIMENT_PATIENCE, stop_early=False, cache=True
+    )
+
+
+def full_data_model(result, label: str, seed: int, *, early_stopped: bool = False):
+    """The trained network of configuration ``label`` with seed ``seed`` from :func:`run_full_data`."""
+    (i,) = [i for i in indices(result, label) if result.configs[i]["seed"] == seed]
+    return result.model(i, early_stopped=early_stopped)
+
+
+# The small-data regime: keyword arguments and choices, with units in the comments.
+REGIME = dict(
+    sizes=(1_000, 4_000),  # training rows, each a fixed random draw (seed 0) from the 48,000
+    label_noise=0.2,  # fraction of training labels replaced by a random wrong class
+    val_rows=2_000,  # validation rows checked after each epoch and used for every choice
+    seeds=(0, 1, 2, 3, 4),  # paired seeds
+    steps=1_600,  # Adam steps per run at every size (epochs = steps / batches per epoch)
+    fit=dict(hidden=HIDDEN, batch_size=125, lr=1e-3, optimizer="adam", lr_schedule=None),
+    patience=10,  # early stopping watches every run with this patience
+    candidates={  # each technique's strengths, chosen on validation error per size
+        "dropout": [dict(p=0.2), dict(p=0.5)],
+        "weight decay": [dict(weight_decay=1e-3), dict(weight_decay=1e-2)],
+    },
+)
+
+
+def regime_data(data, n_train: int):
+    """``n_train`` training rows with :data:`REGIME`'s label noise, and its validation rows."""
+    small = data.subset(n_train, seed=0, n_val=REGIME["val_rows"])
+    return small.with_label_noise(REGIME["label_noise"], seed=0)
+
+
+def regime_configs() -> list[dict]:
+    """The unregularized network and every candidate of :data:`REGIME`, for every seed.
+
+    Labels: ``"none"`` and e.g. ``"dropout p=0.5"``, ``"weight decay 0.01"``.
+    """
+    configs = [dict(label="none", seed=s) for s in REGIME["seeds"]]
+    for technique, options in REGIME["candidates"].items():
+        for option in options:
+            (name, value), = option.items()
+            label = f"dropout p={value:g}" if name == "p" else f"weight decay {value:g}"
+            configs += [dict(label=label, technique=technique, seed=s, **option) for s in REGIME["seeds"]]
+    return configs
+
+
+def run_regime(data, n_train: int):
+    """:func:`regutils.sweep` of :func:`regime_configs` on :func:`regime_data`, cached.
+
+    Early stopping watches every run (``stop_early=False``), so the unregularized runs also
+    give the early-stopped networks, paired with them on the same trajectory.
+    """
+    from .sweeps import sweep
+
+    small = regime_data(data, n_train)
+    batches = -(-n_train // REGIME["fit"]["batch_size"])
+    epochs = max(1, REGIME["steps"] // batches)
+    configs = [{k: v for k, v in c.items() if k != "technique"} for c in regime_configs()]
+    result = sweep(
+        configs, small, **REGIME["fit"], epochs=epochs, patience=REGIME["patience"], stop_early=False, cache=True
+    )
+    return small, result
+
+
+# Small clean data for the chapters' illustrations (a rate or decay curve, a stopping point):
+# few rows, so the network overfits strongly and a run costs about one full-data epoch.
 SUBSET_ROWS = 2_000  # training rows, a fixed random draw (seed 0) from the 48,000
-SUBSET_VAL_ROWS = 2_000  # validation rows checked after each epoch (final scores use all 12,000)
+SUBSET_VAL_ROWS = 2_000  # validation rows checked after each epoch
 SUBSET_FIT = dict(
     epochs=20,  # 20 x 16 = 320 Adam steps
     batch_size=128,
@@ -71,95 +165,10 @@ SUBSET_FIT = dict(
 )
 
 
-def label_of(p: float, weight_decay: float) -> str:
-    """The name the chapters use for a full-data configuration."""
-    if weight_decay == 0:
-        return "none" if p == 0 else f"dropout {p:g}"
-    if p == 0:
-        return "weight decay"
-    return "weight decay + dropout" if p == EXPERIMENT_P else f"weight decay + dropout {p:g}"
-
-
-def full_data_configs() -> list[dict]:
-    """Configurations of the shared full-data sweep, each with a ``label`` (:func:`label_of`).
-
-    The experiments ``"none"``, ``"weight decay"`` and ``"weight decay + dropout"`` with the
-    seeds ``SEEDS``, and the dropout chapter's rates ``DROPOUT_FULL_P`` with weight
-    decay ``DROPOUT_FULL_WEIGHT_DECAY`` and seeds ``DROPOUT_FULL_SEEDS``; a run that
-    both need appears once.
-    """
-    runs = [(0.0, 0.0, s) for s in SEEDS]
-    runs += [(0.0, EXPERIMENT_WEIGHT_DECAY, s) for s in SEEDS]
-    runs += [(EXPERIMENT_P, EXPERIMENT_WEIGHT_DECAY, s) for s in SEEDS]
-    runs += [(p, DROPOUT_FULL_WEIGHT_DECAY, s) for p in DROPOUT_FULL_P for s in DROPOUT_FULL_SEEDS]
-    configs, seen = [], set()
-    for p, wd, s in runs:
-        if (p, wd, s) in seen:
-            continue
-        seen.add((p, wd, s))
-        configs.append(dict(label=label_of(p, wd), p=p, weight_decay=wd, seed=s))
-    return configs
-
-
-def early_stopping_configs() -> list[dict]:
-    """Experiments 4 and 5: weight decay with early stopping, and all three techniques."""
-    configs = [
-        dict(label="weight decay + early stopping", p=0.0, weight_decay=EXPERIMENT_WEIGHT_DECAY, seed=s)
-        for s in SEEDS
-    ]
-    configs += [
-        dict(label="all three", p=EXPERIMENT_P, weight_decay=EXPERIMENT_WEIGHT_DECAY, seed=s) for s in SEEDS
-    ]
-    return configs
-
-
-def run_full_data(data):
-    """:func:`regutils.sweep` of :func:`full_data_configs` with ``FULL_DATA``, cached."""
-    from .sweeps import sweep
-
-    return sweep(full_data_configs(), data, **FULL_DATA, cache=True)
-
-
-def run_early_stopping(data):
-    """:func:`regutils.sweep` of :func:`early_stopping_configs`, with early stopping, cached."""
-    from .sweeps import sweep
-
-    return sweep(early_stopping_configs(), data, **FULL_DATA, patience=EXPERIMENT_PATIENCE, cache=True)
-
-
-def indices(result, label: str) -> list[int]:
-    """Positions of the configurations of a sweep result whose ``label`` is ``label``.
-
-    Raises
-    ------
-    KeyError
-        If no configuration has that label (the message lists the labels there are).
-    """
-    found = [i for i, c in enumerate(result.configs) if c.get("label") == label]
-    if not found:
-        labels = sorted({str(c.get("label")) for c in result.configs})
-        raise KeyError(f"no configuration labelled {label!r}; labels: {', '.join(labels)}")
-    return found
-
-
-def with_validation_rows(data, n_val: int):
-    """``data`` with only the first ``n_val`` validation rows (a cheaper per-epoch check).
-
-    A training run evaluates the whole validation set after every epoch; on a small training
-    subset that costs more than the epoch itself. The test set is unchanged, and ``spec``
-    records ``n_val_used`` so cached results of the two versions never mix.
-    """
-    total = len(data.y_val)
-    if isinstance(n_val, bool) or not isinstance(n_val, int) or not 1 <= n_val <= total:
-        raise ValueError(f"n_val must be an integer in [1, {total}], got {n_val!r}")
-    spec = {**data.spec, "n_val_used": n_val}
-    return replace(data, X_val=data.X_val[:n_val], y_val=data.y_val[:n_val], spec=spec)
-
-
 def subset_data(data):
-    """The small-data version of ``data``: ``SUBSET_ROWS`` training rows (subset seed 0)
-    and the first ``SUBSET_VAL_ROWS`` validation rows; test set unchanged."""
-    return with_validation_rows(data.subset(SUBSET_ROWS, seed=0), SUBSET_VAL_ROWS)
+    """``SUBSET_ROWS`` training rows (subset seed 0) and the first ``SUBSET_VAL_ROWS`` validation
+    rows of ``data``; test set unchanged."""
+    return data.subset(SUBSET_ROWS, seed=0, n_val=SUBSET_VAL_ROWS)
 
 
 def fit_subset(small, *, p: float = 0.0, seed: int = 0, **overrides):
@@ -178,3 +187,18 @@ def fit_subset(small, *, p: float = 0.0, seed: int = 0, **overrides):
     model = MLP(hidden=HIDDEN, p=p, seed=seed)
     history = fit(model, small, **{**SUBSET_FIT, "seed": seed, **overrides}, cache=True)
     return model.eval(), history
+
+
+def indices(result, label: str) -> list[int]:
+    """Positions of the configurations of a sweep result whose ``label`` is ``label``.
+
+    Raises
+    ------
+    KeyError
+        If no configuration has that label (the message lists the labels there are).
+    """
+    found = [i for i, c in enumerate(result.configs) if c.get("label") == label]
+    if not found:
+        labels = sorted({str(c.get("label")) for c in result.configs})
+        raise KeyError(f"no configuration labelled {label!r}; labels: {', '.join(labels)}")
+    return found

@@ -66,6 +66,9 @@ class SweepResult:
         Seconds for the whole sweep.
     cached
         True if read from the result cache.
+    early_states
+        With ``stop_early=False``: per configuration, the weights early stopping would have
+        restored (see :func:`regutils.sweep`); otherwise None.
     """
 
     configs: list[dict]
@@ -77,19 +80,23 @@ class SweepResult:
     chunks: list[int]
     wall_time_s: float
     cached: bool = False
+    early_states: list[dict] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.configs)
 
-    def model(self, i: int, device=None) -> MLP:
+    def model(self, i: int, device=None, *, early_stopped: bool = False) -> MLP:
         """Configuration ``i``'s trained network as an ordinary :class:`~regutils.MLP` (eval mode).
 
         Weights are the best epoch's when early stopping restored them, else the last epoch's.
-        ``device`` defaults to where the weights are.
+        ``early_stopped=True`` (only after ``sweep(..., stop_early=False)``) gives the weights
+        early stopping would have restored instead. ``device`` defaults to where the weights are.
         """
         cfg = self.configs[i]
         net = MLP(self.input_dim, hidden=self.hidden, out_dim=self.out_dim, p=cfg["p"], input_p=cfg["input_p"])
-        state = self.states[i]
+        if early_stopped and self.early_states is None:
+            raise ValueError("early_stopped=True needs a sweep run with patience and stop_early=False")
+        state = self.early_states[i] if early_stopped else self.states[i]
         net.load_state_dict(state)
         target = device if device is not None else next(iter(state.values())).device
         return net.to(target).eval()
@@ -187,6 +194,7 @@ def sweep(
     patience: int | None = None,
     min_delta: float = 0.0,
     restore_best: bool = True,
+    stop_early: bool = True,
     lr_schedule: str | None = None,
     precision: str | None = None,
     on_nonfinite: str = "raise",
@@ -224,6 +232,14 @@ def sweep(
         :class:`regutils.MNISTData`.
     epochs, batch_size, optimizer, patience, min_delta, restore_best, lr_schedule
         As in :func:`regutils.fit`, shared by every model.
+    stop_early
+        With ``patience``: False lets every model run all epochs while early stopping only
+        watches — the weights it would have restored (the best epoch's at the epoch it would
+        have stopped, or the best epoch's overall if it never fires) are kept in
+        ``SweepResult.early_states`` and the epochs in ``History.early_stop_epoch`` /
+        ``early_stop_best_epoch``. Training is deterministic, so those weights are exactly
+        what a run that stopped would have returned; one run gives both arms of a paired
+        early-stopping comparison. ``states`` then hold the last epoch's weights.
     hidden
         Hidden layer widths shared by every model (the input size comes from ``data``).
     out_dim
@@ -270,13 +286,15 @@ def sweep(
     chunk = _chunk_size(resolved, widths, shared, data, max_memory_bytes)
     show = progress_enabled(progress)
     start = time.perf_counter()
-    histories, states, chunks = [], [], []
+    histories, states, early, chunks = [], [], [], []
     for first in range(0, len(resolved), chunk):
         part = resolved[first : first + chunk]
-        h, s = _train_chunk(part, first, widths, data, shared, show)
+        h, s, e = _train_chunk(part, first, widths, data, shared, show)
         histories += h
         states += s
+        early += e
         chunks.append(len(part))
+    early = early if _observing(shared) else None
     result = SweepResult(
         configs=resolved,
         histories=histories,
@@ -286,9 +304,10 @@ def sweep(
         states=states,
         chunks=chunks,
         wall_time_s=time.perf_counter() - start,
+        early_states=early,
     )
     if key is not None:
-        entry = {"histories": [h.to_dict() for h in histories], "states": states, "chunks": chunks}
+        entry = {"histories": [h.to_dict() for h in histories], "states": states, "chunks": chunks, "early_states": early}
         result_cache.save(key, {**entry, "wall_time_s": result.wall_time_s})
     return result
 
@@ -304,7 +323,7 @@ def _check_sweep(configs, data, args: dict) -> tuple[list[dict], dict]:
     check_int("out_dim", args["out_dim"], 1)
     check_options("on_nonfinite", args["on_nonfinite"], ("raise", "stop"))
     check_int("max_memory_bytes", args["max_memory_bytes"], 1, allow_none=True)
-    for name in ("decay_biases", "restore_best"):
+    for name in ("decay_biases", "restore_best", "stop_early"):
         check_bool(name, args[name])
     input_dim = getattr(getattr(data, "X_train", None), "shape", (0, 0))[-1]
     check_data(data, input_dim=input_dim, out_dim=args["out_dim"])
@@ -320,6 +339,7 @@ def _check_sweep(configs, data, args: dict) -> tuple[list[dict], dict]:
         **{k: args[k] for k in ("epochs", "batch_size", "optimizer", "patience", "lr_schedule", "on_nonfinite")},
         "min_delta": float(args["min_delta"]),
         "restore_best": bool(args["restore_best"]),
+        "stop_early": bool(args["stop_early"]),
         "decay_biases": bool(args["decay_biases"]),
         "precision": hardware.precision(args["precision"], data.device),
     }
@@ -337,7 +357,13 @@ def _from_cache(hit: dict, resolved: list[dict], shared: dict, dev) -> SweepResu
         chunks=list(hit["chunks"]),
         wall_time_s=float(hit["wall_time_s"]),
         cached=True,
+        early_states=None if hit.get("early_states") is None else [{k: v.to(dev) for k, v in s.items()} for s in hit["early_states"]],
     )
+
+
+def _observing(shared: dict) -> bool:
+    """True when early stopping only watches: every epoch runs, its choice is kept aside."""
+    return shared["patience"] is not None and not shared["stop_early"]
 
 
 def _chunk_size(resolved, widths, shared, data, max_memory_bytes) -> int:
@@ -357,7 +383,11 @@ class _Chunk:
         self.histories = [History(device=str(dev), config={**shared, **c}) for c in configs]
         self.stoppers = [EarlyStopping(shared["patience"], shared["min_delta"]) for _ in configs]
         self.states: list[dict | None] = [None] * len(configs)
-        self.keep_best = shared["patience"] is not None and shared["restore_best"]
+        self.early: list[dict | None] = [None] * len(configs)
+        self.observe = _observing(shared)
+        # track the best weights when early stopping restores them or when it only watches
+        self.track_best = shared["patience"] is not None and (shared["restore_best"] or self.observe)
+        self.keep_best = self.track_best and not self.observe
         self.order_gen = {s: torch.Generator(device=dev).manual_seed(s) for s in sorted({c["seed"] for c in configs})}
         self.total_steps = shared["epochs"] * math.ceil(len(data.y_train) / shared["batch_size"])
         self.t = 0
@@ -422,12 +452,16 @@ class _Chunk:
             if stopper.update(epoch, vl):
                 improved.append(pos)
             h.best_epoch, h.best_val_loss = stopper.best_epoch, stopper.best_loss
-            if stopper.should_stop:
+            if stopper.should_stop and self.observe:
+                if self.early[i] is None:  # where early stopping would have ended this run
+                    self.early[i] = self.stack.state_dict(pos, best=True)
+                    h.early_stop_epoch, h.early_stop_best_epoch = epoch, stopper.best_epoch
+            elif stopper.should_stop:
                 # patience >= 1, so a model that stops did not improve this epoch
                 self.finish_model(pos, i, "early_stopping")
                 continue
             keep.append(pos)
-        if self.keep_best and improved:
+        if self.track_best and improved:
             idx = torch.tensor(improved, device=data.device)
             with torch.no_grad():
                 for b, p in zip(stack.best, stack.params):
@@ -455,6 +489,9 @@ def _train_chunk(configs, offset, widths, data, shared, show):
     for pos, i in enumerate(run.stack.ids):
         if run.states[i] is None:
             run.finish_model(pos, i, None)
+        if run.observe and run.early[i] is None:  # never fired: the best epoch's weights
+            run.early[i] = run.stack.state_dict(pos, best=True)
+            run.histories[i].early_stop_best_epoch = run.histories[i].best_epoch
     for h in run.histories:
         h.wall_time_s = elapsed
-    return run.histories, run.states
+    return run.histories, run.states, run.early

@@ -58,6 +58,10 @@ class History:
     restored_best
         True if the final weights are those of ``best_epoch`` (early stopping with
         ``restore_best``); False if they are the last epoch's.
+    early_stop_epoch, early_stop_best_epoch
+        Only for ``sweep(..., stop_early=False)``: the epoch at which early stopping would
+        have ended the run (None if it never fired) and the epoch whose weights it would have
+        restored.
     wall_time_s
         Seconds the training took (a cache hit keeps the original run's time).
     device
@@ -77,6 +81,8 @@ class History:
     stopped_epoch: int = 0
     stop_reason: str = "completed"
     restored_best: bool = False
+    early_stop_epoch: int | None = None
+    early_stop_best_epoch: int | None = None
     wall_time_s: float = 0.0
     device: str = "cpu"
     config: dict = field(default_factory=dict)

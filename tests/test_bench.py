@@ -11,12 +11,21 @@ from _engine_fixtures import synthetic_mnist
 
 REQUIRED = {
     "device",
+    "precision",
     "loader_samples_per_s",
+    "peer_tensor_loader_samples_per_s",
     "fit_bs64_samples_per_s",
-    f"fit_bs{bench.BOOK_BATCH_SIZE}_samples_per_s",
+    "fit_bs128_samples_per_s",
+    "fit_fp32_bs128_samples_per_s",
+    "fit_book_samples_per_s",
     "sweep_model_samples_per_s",
+    "gemm_fp32_gflops",
+    "gemm_bf16_gflops",
     "ratio_fit_vs_loader",
+    "ratio_book_vs_peer",
+    "ratio_book_vs_fp32",
     "ratio_sweep_vs_fit",
+    "roof_fraction",
 }
 
 
@@ -24,21 +33,38 @@ def fake_result():
     return {
         "device": "cpu",
         "device_description": "CPU: test",
+        "precision": "bf16",
         "book_batch_size": bench.BOOK_BATCH_SIZE,
         "sweep_k": 16,
         "loader_samples_per_s": 1000.0,
+        "peer_tensor_loader_samples_per_s": 2000.0,
         "fit_bs64_samples_per_s": 3000.0,
-        f"fit_bs{bench.BOOK_BATCH_SIZE}_samples_per_s": 4000.0,
+        "fit_fp32_bs128_samples_per_s": 4000.0,
+        "fit_book_samples_per_s": 12000.0,
         "sweep_model_samples_per_s": 3300.0,
+        "gemm_fp32_gflops": 200.0,
+        "gemm_bf16_gflops": 900.0,
         "ratio_fit_vs_loader": 3.0,
+        "ratio_book_vs_peer": 6.0,
+        "ratio_book_vs_fp32": 3.0,
         "ratio_sweep_vs_fit": 1.1,
+        "roof_fraction": 0.0555,
     }
 
 
 def test_table_lists_every_measurement():
     table = bench.format_table(fake_result())
-    for text in ("DataLoader", "fit, batch 64", f"fit, batch {bench.BOOK_BATCH_SIZE}", "sweep, K=16", "3.00x", "1.10x"):
+    for text in ("DataLoader", "TensorDataset", "fit, batch 64", "batch 128, fp32",
+                 f"book recipe: batch {bench.BOOK_BATCH_SIZE}, bf16", "sweep, K=16", "GEMM 2048³ bf16",
+                 "3.00x", "6.00x", "1.10x", "0.06x"):
         assert text in table
+
+
+def test_flops_per_sample_of_the_book_mlp():
+    # forward 2·(784·400 + 3·400·400 + 400·10) = 1,595,200; weight gradients the same;
+    # input gradients for every layer but the first: 1,595,200 − 2·784·400 = 968,000
+    assert bench.flops_per_sample() == 2 * 1_595_200 + 968_000
+    assert bench.flops_per_sample((3, 2)) == 2 * 6 + 2 * 6  # forward and weight gradients only
 
 
 def test_main_writes_json(tmp_path, monkeypatch, capsys):
@@ -58,7 +84,7 @@ def test_fit_and_sweep_rates_on_synthetic_data(monkeypatch):
 
 @pytest.mark.slow
 def test_quick_run_on_mnist(mnist_mirror, tmp_path, monkeypatch):
-    tiny = {"warmup": 2, "loader": 5, "fit64": 5, "fit_book": 3, "sweep": 2}
+    tiny = {"warmup": 2, "loader": 5, "fit64": 5, "fit_book": 3, "sweep": 2, "gemm": 1}
     monkeypatch.setitem(bench.STEPS, "quick", tiny)
     monkeypatch.setattr(bench, "SWEEP_K", 2)
     out = tmp_path / "bench.json"
@@ -70,6 +96,13 @@ def test_quick_run_on_mnist(mnist_mirror, tmp_path, monkeypatch):
         result["fit_bs64_samples_per_s"] / result["loader_samples_per_s"])
     assert result["ratio_sweep_vs_fit"] == pytest.approx(
         result["sweep_model_samples_per_s"] / result["fit_bs64_samples_per_s"])
+    assert result["ratio_book_vs_fp32"] == pytest.approx(
+        result["fit_book_samples_per_s"] / result["fit_fp32_bs128_samples_per_s"])
+    assert result["ratio_book_vs_peer"] == pytest.approx(
+        result["fit_book_samples_per_s"] / result["peer_tensor_loader_samples_per_s"])
+    gflops = result["gemm_bf16_gflops"] if result["precision"] == "bf16" else result["gemm_fp32_gflops"]
+    assert result["roof_fraction"] == pytest.approx(
+        result["fit_book_samples_per_s"] * result["flops_per_sample"] / (gflops * 1e9))
 
 
 def test_threads_option(monkeypatch, capsys):

@@ -24,19 +24,38 @@ def tiny_data(n_train=20, n_val=10, n_test=5):
     )
 
 
-def test_with_validation_rows_keeps_the_first_rows_and_marks_the_spec():
+def test_subset_with_validation_rows_keeps_the_first_rows_and_marks_the_spec():
     data = tiny_data()
-    small = recipes.with_validation_rows(data, 4)
+    small = data.subset(20, seed=0, n_val=4)
     assert torch.equal(small.X_val, data.X_val[:4]) and torch.equal(small.y_val, data.y_val[:4])
-    assert torch.equal(small.X_train, data.X_train) and torch.equal(small.X_test, data.X_test)
-    assert small.spec == {**data.spec, "n_val_used": 4}
+    assert torch.equal(small.X_test, data.X_test)
+    assert small.spec == {**data.spec, "n_train": 20, "subset_seed": 0, "n_val_used": 4}
     assert data.spec.get("n_val_used") is None  # the original is untouched
 
 
 @pytest.mark.parametrize("n_val", [0, 11, 2.5, True])
-def test_with_validation_rows_refuses_bad_sizes(n_val):
-    with pytest.raises(ValueError, match=r"n_val must be an integer in \[1, 10\]"):
-        recipes.with_validation_rows(tiny_data(), n_val)
+def test_subset_refuses_bad_validation_sizes(n_val):
+    with pytest.raises(ValueError, match=rf"^n_val must be an integer in \[1, 10\] or None, got {n_val!r}"):
+        tiny_data().subset(5, n_val=n_val)
+
+
+def test_label_noise_changes_the_stated_fraction_to_wrong_classes_only():
+    data = tiny_data(n_train=1000)
+    noisy = data.with_label_noise(0.2, seed=3)
+    changed = noisy.y_train != data.y_train
+    assert int(changed.sum()) == 200
+    assert torch.equal(noisy.y_val, data.y_val) and torch.equal(noisy.X_train, data.X_train)
+    assert noisy.spec["label_noise"] == 0.2 and noisy.spec["noise_seed"] == 3
+    assert int(noisy.y_train.min()) >= 0 and int(noisy.y_train.max()) <= 9
+    # the same seed gives the same corruption; another seed another one
+    assert torch.equal(data.with_label_noise(0.2, seed=3).y_train, noisy.y_train)
+    assert not torch.equal(data.with_label_noise(0.2, seed=4).y_train, noisy.y_train)
+
+
+@pytest.mark.parametrize("fraction", [-0.1, 1.5, float("nan"), True])
+def test_label_noise_refuses_bad_fractions(fraction):
+    with pytest.raises(ValueError, match=r"^fraction must be a finite number in \[0, 1\]"):
+        tiny_data().with_label_noise(fraction)
 
 
 def test_indices_finds_labels_and_names_the_alternatives():
@@ -46,23 +65,23 @@ def test_indices_finds_labels_and_names_the_alternatives():
         recipes.indices(result, "c")
 
 
-def test_full_data_configs_cover_the_experiments_and_the_dropout_sweep():
+def test_full_data_configs_pair_every_configuration_over_the_same_seeds():
     configs = recipes.full_data_configs()
-    labels = [c["label"] for c in configs]
-    for label in ["none", "weight decay", "weight decay + dropout"]:
-        assert labels.count(label) >= 2  # every experiment has at least two seeds
-    # the dropout chapter's sweep: every rate with three seeds
-    for p in recipes.DROPOUT_FULL_P:
-        matching = [c for c in configs if c.get("p", 0.0) == p and c.get("weight_decay", 0.0) == recipes.DROPOUT_FULL_WEIGHT_DECAY]
-        assert len({c["seed"] for c in matching}) >= 3, p
-    # no two configurations are the same run
+    for label in recipes.FULL_LABELS:
+        seeds = [c["seed"] for c in configs if c["label"] == label]
+        assert seeds == list(recipes.SEEDS) and len(seeds) >= 3
     keys = {tuple(sorted((k, v) for k, v in c.items() if k != "label")) for c in configs}
-    assert len(keys) == len(configs)
+    assert len(keys) == len(configs)  # no two configurations are the same run
 
 
-def test_early_stopping_configs_have_two_seeds_each():
-    labels = [c["label"] for c in recipes.early_stopping_configs()]
-    assert labels.count("weight decay + early stopping") == 2 and labels.count("all three") == 2
+def test_regime_configs_cover_every_candidate_with_every_seed():
+    configs = recipes.regime_configs()
+    labels = {c["label"] for c in configs}
+    assert "none" in labels and len(recipes.REGIME["seeds"]) >= 5
+    n_candidates = sum(len(v) for v in recipes.REGIME["candidates"].values())
+    assert len(labels) == 1 + n_candidates
+    for label in labels:
+        assert [c["seed"] for c in configs if c["label"] == label] == list(recipes.REGIME["seeds"])
 
 
 def test_subset_data_sizes():

@@ -238,3 +238,28 @@ def test_stacked_update_matches_torch_optim_per_model(optimizer):
             opt.step()
     for k, ref in enumerate(refs):
         torch.testing.assert_close(p[k], ref.detach(), rtol=1e-5, atol=1e-7)
+
+
+def test_watching_early_stopping_gives_what_stopping_gives(data):
+    """One run with stop_early=False yields the weights a stopped run returns, and the final ones."""
+    common = dict(hidden=(16,), epochs=6, batch_size=64, lr=5e-2, patience=1, progress=False, precision="fp32")
+    configs = [dict(seed=0), dict(seed=1, p=0.2)]
+    stopped = ru.sweep(configs, data, **common)
+    watched = ru.sweep(configs, data, **common, stop_early=False)
+    full = ru.sweep(configs, data, **{**common, "patience": None})
+    for i, h in enumerate(stopped.histories):
+        w = watched.histories[i]
+        assert w.stopped_epoch == 6 and w.val_loss == full.histories[i].val_loss
+        if h.stop_reason == "early_stopping":
+            assert w.early_stop_epoch == h.stopped_epoch
+        assert w.early_stop_best_epoch == h.best_epoch
+        for k, v in stopped.states[i].items():
+            torch.testing.assert_close(watched.early_states[i][k], v)
+            torch.testing.assert_close(watched.states[i][k], full.states[i][k])
+    assert any(h.stop_reason == "early_stopping" for h in stopped.histories)
+
+
+def test_early_stopped_model_needs_a_watching_run(data):
+    r = ru.sweep([dict(seed=0)], data, hidden=(8,), epochs=1, batch_size=64, progress=False)
+    with pytest.raises(ValueError, match="early_stopped=True needs a sweep run with patience and stop_early=False"):
+        r.model(0, early_stopped=True)
