@@ -87,3 +87,31 @@ def test_path_frame(path):
     assert right.lines[-1].get_xdata()[0] == pytest.approx(path.alphas[2])
     with pytest.raises(ValueError, match=r"k must index path.alphas \(0..4\), got 5"):
         plots.plot_path_frame(path, 5, mse={})
+
+
+def test_bias_variance():
+    import pandas as pd
+
+    table = pd.DataFrame({
+        "alpha": [0.1, 1.0, 10.0], "bias2": [0.0, 1.0, 4.0], "variance": [3.0, 1.0, 0.5],
+        "expected_mse": [7.0, 6.0, 8.5], "noise": [4.0, 4.0, 4.0],
+    })
+    ax = plots.plot_bias_variance(table, title="Ridge")
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), table["expected_mse"])
+    np.testing.assert_allclose(ax.lines[2].get_ydata(), table["variance"])
+    assert ax.lines[3].get_ydata()[0] == 4.0  # the noise floor
+    assert ax.lines[4].get_xdata()[0] == 1.0  # the lowest expected MSE is at alpha 1
+    with pytest.raises(ValueError, match="table lacks column"):
+        plots.plot_bias_variance(table.drop(columns="noise"))
+
+
+def test_selection_frequency():
+    freqs = {"Lasso": [1.0, 0.5, 0.0], "Elastic net": [1.0, 1.0, 0.2]}
+    ax = plots.plot_selection_frequency(freqs, true_coef=[1.0, 1.0, 0.0], groups=[0, 0, -1])
+    heights = [bar.get_height() for bars in ax.containers for bar in bars]
+    np.testing.assert_allclose(heights, [1.0, 0.5, 0.0, 1.0, 1.0, 0.2])
+    np.testing.assert_array_equal(ax.lines[0].get_xdata(), [0, 1])  # the true support
+    with pytest.raises(ValueError, match="freqs is empty"):
+        plots.plot_selection_frequency({})
+    with pytest.raises(ValueError, match=r"freqs\['B'\] must be 3 values in \[0, 1\]"):
+        plots.plot_selection_frequency({"A": [1.0, 0.0, 0.0], "B": [1.0, 2.0, 0.0]})
