@@ -105,7 +105,13 @@ _RENAMED = {"describe_device": "describe"}
 __all__ = sorted(_EXPORTS)
 
 
+# modules the chapters reach as ``ru.<module>`` (shared run definitions, figure modules)
+_SUBMODULES = ("recipes", "plots_nn", "widgets", "stats", "checks", "hardware")
+
+
 def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"regutils.{name}")
     try:
         module = _EXPORTS[name]
     except KeyError:
@@ -116,4 +122,4 @@ def __getattr__(name: str):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+    return sorted(set(globals()) | set(_EXPORTS) | set(_SUBMODULES))
