@@ -19,6 +19,7 @@ every draw with the scaling inside the folds.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -123,12 +124,16 @@ def _ridge_batch(G, c, alphas) -> np.ndarray:
     return np.einsum("bfe,bea->bfa", Q, qc[:, :, None] / (lam[:, :, None] + alphas))
 
 
-def fit_draws(Z, y, alphas, *, penalty: str, l1_ratio: float | None = None, tol: float = TOL) -> DrawFits:
+def fit_draws(
+    Z, y, alphas, *, penalty: str, l1_ratio: float | None = None, tol: float = TOL, n_jobs: int = 1
+) -> DrawFits:
     """Fit ``Ridge``, ``Lasso`` or ``ElasticNet`` at every alpha on every draw.
 
     Each draw is standardized with its own rows' means and standard deviations (what
     ``Pipeline([StandardScaler(), model])`` does), then fitted as in
-    :func:`regutils.coef_path`: the same objective, the same ``alpha``.
+    :func:`regutils.coef_path`: the same objective, the same ``alpha``. ``n_jobs`` threads
+    share the lasso and elastic-net paths (scikit-learn's coordinate descent releases the
+    GIL); the result does not depend on it.
     """
     Z, y = np.asarray(Z, dtype=float), np.asarray(y, dtype=float)
     if Z.ndim != 3 or y.shape != Z.shape[:2]:
@@ -138,12 +143,15 @@ def fit_draws(Z, y, alphas, *, penalty: str, l1_ratio: float | None = None, tol:
     mean, scale, y_mean = Z.mean(axis=1), Z.std(axis=1), y.mean(axis=1)
     Xs = (Z - mean[:, None]) / scale[:, None]
     yc = y - y_mean[:, None]
+    n_jobs = check_int("n_jobs", n_jobs, 1)
     if penalty == "ridge":
         coefs = _ridge_batch(np.einsum("bnf,bng->bfg", Xs, Xs), np.einsum("bnf,bn->bf", Xs, yc), alphas)
     else:
-        coefs = np.stack(
-            [_centred_path(Xs[b], yc[b], alphas, penalty, l1_ratio, MAX_ITER, tol) for b in range(len(Z))]
-        )
+        def path(b):
+            return _centred_path(Xs[b], yc[b], alphas, penalty, l1_ratio, MAX_ITER, tol)
+
+        with ThreadPoolExecutor(n_jobs) as pool:
+            coefs = np.stack(list(pool.map(path, range(len(Z)))))
     raw = coefs / scale[:, :, None]
     intercepts = y_mean[:, None] - np.einsum("bf,bfa->ba", mean, raw)
     return DrawFits(alphas, coefs, raw, intercepts)
@@ -210,7 +218,8 @@ def test_mse(fits: DrawFits, Z_test, y_test) -> np.ndarray:
 
 
 def cv_draws(
-    Z, y, alphas, *, penalty: str, l1_ratio: float | None = None, cv=None, tol: float = TOL
+    Z, y, alphas, *, penalty: str, l1_ratio: float | None = None, cv=None, tol: float = TOL,
+    n_jobs: int = 1,
 ) -> np.ndarray:
     """K-fold CV MSE of every draw at every alpha, shape ``(n_draws, n_alphas, n_folds)``.
 
@@ -223,7 +232,10 @@ def cv_draws(
     Z, y = np.asarray(Z, dtype=float), np.asarray(y, dtype=float)
     folds = []
     for train, held in _default_cv(cv).split(Z[0]):
-        fits = fit_draws(Z[:, train], y[:, train], alphas, penalty=penalty, l1_ratio=l1_ratio, tol=tol)
+        fits = fit_draws(
+            Z[:, train], y[:, train], alphas, penalty=penalty, l1_ratio=l1_ratio, tol=tol,
+            n_jobs=n_jobs,
+        )
         err = y[:, held, None] - fits.predict(Z[:, held])
         folds.append(np.mean(err**2, axis=1))
     return np.stack(folds, axis=-1)

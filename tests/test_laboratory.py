@@ -138,3 +138,10 @@ def test_test_mse_is_the_brute_force_mse():
     )
     with pytest.raises(ValueError, match="one value per row"):
         lab.test_mse(fits, Zt[0], yt[0][:3])
+
+
+def test_threads_do_not_change_the_fits():
+    Z, y = lab.draw_datasets(4, 40, seed=8)
+    one = lab.fit_draws(Z, y, [0.05, 0.5], penalty="lasso")
+    two = lab.fit_draws(Z, y, [0.05, 0.5], penalty="lasso", n_jobs=2)
+    np.testing.assert_array_equal(one.coefs, two.coefs)
