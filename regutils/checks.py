@@ -31,8 +31,9 @@ __all__ = [
     "is_real",
 ]
 
-_FALSE_WORDS = frozenset({"0", "false", "no", "off"})
-_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+_WORDS = ("0", "false", "no", "off", "1", "true", "yes", "on")
+_FALSE_WORDS = frozenset(_WORDS[:4])
+_TRUE_WORDS = frozenset(_WORDS[4:])
 
 
 def is_int(x) -> bool:
@@ -61,14 +62,22 @@ class Interval:
 
     def __post_init__(self):
         if self.kind not in ("int", "real"):
-            raise ValueError(f"Interval kind must be 'int' or 'real', got {self.kind!r}")
+            raise ValueError(f"Interval kind must be one of 'int', 'real', got {self.kind!r}")
         if self.closed not in ("both", "left", "right", "neither"):
-            raise ValueError(f"Interval closed must be both/left/right/neither, got {self.closed!r}")
+            raise ValueError(
+                f"Interval closed must be one of 'both', 'left', 'right', 'neither', got {self.closed!r}"
+            )
+        for end in ("low", "high"):
+            bound = getattr(self, end)
+            if bound is not None and (not is_real(bound) or math.isnan(bound)):
+                raise ValueError(f"Interval {end} must be a number or None, got {bound!r}")
+        if self.low is not None and self.high is not None and self.low > self.high:
+            raise ValueError(f"Interval low must be <= high, got low={self.low!r}, high={self.high!r}")
 
     def contains(self, x) -> bool:
         if self.kind == "int" and not is_int(x):
             return False
-        if not is_real(x) or not math.isfinite(x):
+        if not is_real(x) or (not is_int(x) and not math.isfinite(x)):  # isfinite(10**400) overflows
             return False
         left = self.closed in ("both", "left")
         right = self.closed in ("both", "right")
@@ -80,28 +89,58 @@ class Interval:
 
     def __str__(self) -> str:
         what = "an integer" if self.kind == "int" else "a finite number"
-        lo, hi = self.low, self.high
+        lo, hi = _bound(self.low), _bound(self.high)
         if lo is None and hi is None:
             return what
         if hi is None:
-            return f"{what} {'>=' if self.closed in ('both', 'left') else '>'} {lo:g}"
+            return f"{what} {'>=' if self.closed in ('both', 'left') else '>'} {lo}"
         if lo is None:
-            return f"{what} {'<=' if self.closed in ('both', 'right') else '<'} {hi:g}"
+            return f"{what} {'<=' if self.closed in ('both', 'right') else '<'} {hi}"
         brackets = {"both": "[]", "left": "[)", "right": "(]", "neither": "()"}[self.closed]
-        return f"{what} in {brackets[0]}{lo:g}, {hi:g}{brackets[1]}"
+        return f"{what} in {brackets[0]}{lo}, {hi}{brackets[1]}"
+
+
+def _bound(x) -> str | None:
+    """An interval end as a reader writes it: ``47040016`` (not ``4.704e+07``), ``0.001``, ``inf``."""
+    if x is None:
+        return None
+    if math.isfinite(x) and float(x).is_integer() and abs(x) < 1e16:
+        return str(int(x))
+    return repr(float(x))
 
 
 @dataclass(frozen=True)
 class Options:
-    """One of a fixed set of values (compared with ``==``; ``bool`` never matches an int option)."""
+    """One of a fixed set of values, compared with ``==``.
+
+    ``True``/``False`` match only a ``bool`` option (never ``1``/``0``), a string only a string
+    option (``1 == "1"`` is false anyway), and ``None`` only ``None``.
+    """
 
     values: tuple
 
     def contains(self, x) -> bool:
-        return any(x == v and type(x) is type(v) or (x is None and v is None) for v in self.values)
+        return any(_same_option(x, v) for v in self.values)
 
     def __str__(self) -> str:
         return "one of " + ", ".join(repr(v) for v in self.values)
+
+
+def _same_option(x, v) -> bool:
+    if x is None or v is None:
+        return x is v
+    if _is_bool(x) != _is_bool(v) or isinstance(x, str) != isinstance(v, str):
+        return False
+    try:
+        return bool(x == v)
+    except (TypeError, ValueError):  # e.g. an array, whose == is elementwise
+        return False
+
+
+def _is_bool(x) -> bool:
+    # numpy's boolean scalar is ``numpy.bool_`` (numpy < 2) or ``numpy.bool`` (numpy >= 2);
+    # compared by name so this module need not import numpy
+    return isinstance(x, bool) or (type(x).__module__ == "numpy" and type(x).__name__ in ("bool", "bool_"))
 
 
 def check(name: str, value: Any, *constraints, allow_none: bool = False):
@@ -117,7 +156,13 @@ def check(name: str, value: Any, *constraints, allow_none: bool = False):
     wanted = " or ".join(str(c) for c in constraints)
     if allow_none:
         wanted += " or None"
-    raise ValueError(f"{name} must be {wanted}, got {value!r}")
+    raise ValueError(f"{name} must be {wanted}, got {_show(value)}")
+
+
+def _show(value, limit: int = 80) -> str:
+    """``repr(value)``, shortened in the middle if longer than ``limit`` (a whole array is noise)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit // 2]}…{text[-limit // 2 :]}"
 
 
 def check_int(name: str, value, low: int | None = None, high: int | None = None, *, allow_none: bool = False):
@@ -147,9 +192,9 @@ def check_options(name: str, value, options) -> Any:
 
 def check_bool(name: str, value) -> bool:
     """``value`` if it is ``True`` or ``False`` (numpy booleans accepted)."""
-    if isinstance(value, bool) or type(value).__name__ == "bool_":
+    if _is_bool(value):
         return bool(value)
-    raise ValueError(f"{name} must be True or False, got {value!r}")
+    raise ValueError(f"{name} must be True or False, got {_show(value)}")
 
 
 def env_flag(variable: str, default: bool = True) -> bool:
@@ -157,16 +202,16 @@ def env_flag(variable: str, default: bool = True) -> bool:
 
     Unset or empty gives ``default``; ``0/false/no/off`` give False and ``1/true/yes/on`` give
     True (any case, surrounding spaces ignored). Anything else is a ``ValueError`` naming the
-    variable, so a typo never silently flips a setting.
+    variable, so a typo never silently flips a setting:
+    ``"REGUTILS_CACHE must be one of 0, false, no, off, 1, true, yes, on (or unset), got 'nope'"``.
     """
-    raw = os.environ.get(variable, "").strip().lower()
+    check_bool("default", default)
+    value = os.environ.get(variable, "")
+    raw = value.strip().lower()
     if not raw:
         return default
     if raw in _FALSE_WORDS:
         return False
     if raw in _TRUE_WORDS:
         return True
-    raise ValueError(
-        f"{variable}={os.environ[variable]!r}: expected one of "
-        f"{', '.join(sorted(_FALSE_WORDS | _TRUE_WORDS))}"
-    )
+    raise ValueError(f"{variable} must be one of {', '.join(_WORDS)} (or unset), got {value!r}")

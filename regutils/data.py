@@ -8,6 +8,7 @@ file behind.
 
 from __future__ import annotations
 
+import csv
 import gzip
 import hashlib
 import io
@@ -177,6 +178,8 @@ def read_regression_csv(path: str | os.PathLike) -> pd.DataFrame:
     path = Path(path)
     if path.is_symlink() and not path.exists():
         raise FileNotFoundError(f"{_link_problem(path)}; point the link at your CSV or remove it")
+    if path.is_dir():
+        raise ValueError(f"{path}: a folder, not a CSV file")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     columns, frame = _read_table(path)
@@ -241,6 +244,7 @@ def _read_table(path: Path) -> tuple[list[str], pd.DataFrame]:
                 f"e.g. pd.read_csv(path, sep={sep!r}).to_csv(path, index=False) "
                 "(add decimal=',' if its numbers are written 1,5)"
             )
+    _check_widths(path, text)
     try:
         # header=None: pandas would rename a duplicated column ("x5.1") instead of reporting it
         table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, header=None)
@@ -250,15 +254,23 @@ def _read_table(path: Path) -> tuple[list[str], pd.DataFrame]:
         raise ValueError(f"{path}: not a valid CSV ({exc})") from None
     if len(table) < 2:
         raise ValueError(f"{path}: the file has a header but no data rows")
-    short = table.isna().any(axis=1).to_numpy()  # keep_default_na=False: NaN only for missing fields
-    if short.any():
-        i = int(np.flatnonzero(short)[0])
-        n = int(table.iloc[i].notna().sum())
-        raise ValueError(f"{path}: line {i + 1} has {n} field(s), the header has {table.shape[1]}")
     columns = [str(c).strip() for c in table.iloc[0]]
     frame = table.iloc[1:].reset_index(drop=True)
     frame.columns = columns
     return columns, frame
+
+
+def _check_widths(path: Path, text: str) -> None:
+    """Every non-blank line has as many fields as the header (pandas pads short rows silently)."""
+    reader = csv.reader(io.StringIO(text))
+    width = None
+    for row in reader:
+        if not row:
+            continue  # a blank line; pandas skips those too
+        if width is None:
+            width = len(row)
+        elif len(row) != width:
+            raise ValueError(f"{path}: line {reader.line_num} has {len(row)} field(s), the header has {width}")
 
 
 def _check_columns(path: Path, columns: list[str], frame: pd.DataFrame) -> None:
@@ -401,7 +413,8 @@ def _standardize(path: Path, X_train: np.ndarray, X_test: np.ndarray, y: np.ndar
     """Fit a ``StandardScaler`` on the training rows; return it and both parts scaled.
 
     Finite values can still be too large for float64 arithmetic: the variance of a column
-    holding 1e300 overflows, and the scaler then returns NaN without an error. That is caught
+    holding 1e300 overflows, and the scaler then returns NaN, or the column unscaled, without
+    an error. That is caught
     here and reported by column (``y`` included: every loss squares it), rather than left to
     surface as a NaN coefficient far from its cause.
     """
@@ -412,7 +425,8 @@ def _standardize(path: Path, X_train: np.ndarray, X_test: np.ndarray, y: np.ndar
         scaler = StandardScaler().fit(X_train)
         train, test = scaler.transform(X_train), scaler.transform(X_test)
         y_ok = bool(np.isfinite(np.var(y)))
-    ok = np.isfinite(scaler.mean_) & np.isfinite(scaler.scale_)
+    # an infinite variance is not an error for the scaler: it silently keeps a scale of 1
+    ok = np.isfinite(scaler.mean_) & np.isfinite(scaler.var_) & np.isfinite(scaler.scale_)
     ok &= np.isfinite(train).all(axis=0) & np.isfinite(test).all(axis=0)
     bad = [FEATURES[j] for j in np.flatnonzero(~ok)] + ([] if y_ok else ["y"])
     if bad:

@@ -1,6 +1,9 @@
 """The on-disk result cache: hits skip training, any change of input misses, writes are atomic."""
 
+import hashlib
 import importlib.util
+import io
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -97,6 +100,19 @@ def test_env_switch_disables_cache(data, cache_dir, monkeypatch):
     assert not h.cached and not cache_dir.exists()
 
 
+@pytest.mark.parametrize("value, on", [("off", False), (" No ", False), ("true", True), ("", True), ("1", True)])
+def test_env_switch_words(monkeypatch, value, on):
+    monkeypatch.setenv("REGUTILS_CACHE", value)
+    assert cache.enabled() is on
+
+
+def test_env_switch_typo_is_an_error(data, cache_dir, monkeypatch):
+    monkeypatch.setenv("REGUTILS_CACHE", "of")
+    with pytest.raises(ValueError, match=re.escape("REGUTILS_CACHE must be one of 0, false, no, off, 1, true, yes, on (or unset), got 'of'")):
+        ru.fit(MLP(hidden=HIDDEN, seed=0), data, cache=True, **FIT)
+    assert not cache_dir.exists()
+
+
 def test_no_cache_unless_asked(data, cache_dir):
     ru.fit(MLP(hidden=HIDDEN, seed=0), data, **FIT)
     assert not cache_dir.exists()
@@ -115,14 +131,114 @@ def test_sweep_hit(data, cache_dir, monkeypatch):
             assert torch.equal(r2.model(i).state_dict()[k], v)
 
 
+def _warned_about(entry, reason):
+    return pytest.warns(RuntimeWarning, match=re.escape(f"result cache: ignoring {entry}: {reason}"))
+
+
 def test_atomic_write_and_corrupt_entry_is_a_miss(data, cache_dir):
     ru.fit(MLP(hidden=HIDDEN, seed=0), data, cache=True, **FIT)
     (entry,) = cache_dir.glob("*.pt")
     assert [p.name for p in cache_dir.iterdir()] == [entry.name], "no temporary files left behind"
     entry.write_bytes(b"not a torch file")
-    h = ru.fit(MLP(hidden=HIDDEN, seed=0), data, cache=True, **FIT)
+    with _warned_about(entry, "not a regutils cache entry (no header line)"):
+        h = ru.fit(MLP(hidden=HIDDEN, seed=0), data, cache=True, **FIT)
     assert not h.cached
-    assert cache.load(entry.stem) is not None, "the bad entry was replaced"
+    assert cache.load(entry.stem, required=cache.REQUIRED["fit"]) is not None, "the bad entry was replaced"
+
+
+def test_entry_file_is_header_plus_torch_bytes_with_their_sha256(cache_dir):
+    """The format load() verifies, checked from the bytes with hashlib and torch alone."""
+    path = cache.save("a" * 64, {"w": torch.arange(3.0)})
+    header, body = path.read_bytes().split(b"\n", 1)
+    magic, version, digest = header.split(b" ")
+    assert magic == b"regutils-cache" and digest.decode() == hashlib.sha256(body).hexdigest()
+    assert torch.equal(torch.load(io.BytesIO(body), weights_only=True)["w"], torch.arange(3.0))
+
+
+def _flip_a_weight(entry):
+    """Change one float32 of the stored weights in place, keeping a loadable torch file."""
+    blob = bytearray(entry.read_bytes())
+    nan = torch.tensor([float("nan")]).numpy().tobytes()
+    first_weight = torch.load(io.BytesIO(blob.split(b"\n", 1)[1]), weights_only=True)
+    values = next(iter(first_weight["state_dict"].values())).reshape(-1)[:1].numpy().tobytes()
+    at = blob.rindex(values)
+    blob[at : at + 4] = nan
+    entry.write_bytes(bytes(blob))
+
+
+def test_entry_altered_in_place_is_never_returned(data, cache_dir, monkeypatch):
+    first = MLP(hidden=HIDDEN, seed=0)
+    ru.fit(first, data, cache=True, **FIT)
+    (entry,) = cache_dir.glob("*.pt")
+    _flip_a_weight(entry)
+    # still a valid torch file: without the checksum this NaN weight would come back as a hit
+    body = entry.read_bytes().split(b"\n", 1)[1]
+    state = torch.load(io.BytesIO(body), weights_only=True)["state_dict"]
+    assert any(torch.isnan(t).any() for t in state.values())
+    model = MLP(hidden=HIDDEN, seed=0)
+    with _warned_about(entry, "sha256 mismatch: the file was truncated or altered"):
+        h = ru.fit(model, data, cache=True, **FIT)
+    assert not h.cached
+    for k, v in first.state_dict().items():
+        assert torch.equal(model.state_dict()[k], v), "retrained, same weights as the first run"
+    forbid_training(monkeypatch)
+    assert ru.fit(MLP(hidden=HIDDEN, seed=0), data, cache=True, **FIT).cached, "replaced by a good entry"
+
+
+def test_truncated_entry_is_a_miss(data, cache_dir):
+    ru.fit(MLP(hidden=HIDDEN, seed=0), data, cache=True, **FIT)
+    (entry,) = cache_dir.glob("*.pt")
+    entry.write_bytes(entry.read_bytes()[:-100])
+    with _warned_about(entry, "sha256 mismatch"):
+        assert not ru.fit(MLP(hidden=HIDDEN, seed=0), data, cache=True, **FIT).cached
+
+
+def test_foreign_torch_file_is_a_miss(data, cache_dir):
+    ru.fit(MLP(hidden=HIDDEN, seed=0), data, cache=True, **FIT)
+    (entry,) = cache_dir.glob("*.pt")
+    torch.save({"weights": torch.ones(2)}, entry)  # a valid torch file, not an entry
+    with _warned_about(entry, "not a regutils cache entry"):
+        assert not ru.fit(MLP(hidden=HIDDEN, seed=0), data, cache=True, **FIT).cached
+
+
+@pytest.mark.parametrize(
+    "stored, reason",
+    [
+        ({"histories": []}, "no 'history', 'state_dict' key(s) (has 'histories')"),
+        ({"history": {}, "state_dict": [1, 2]}, "'state_dict' has the wrong structure (list)"),
+        ({"history": [], "state_dict": {}}, "'history' has the wrong structure (list)"),
+    ],
+)
+def test_entry_of_another_layout_is_a_miss(data, cache_dir, stored, reason):
+    """A verified entry without what fit reads (today: KeyError 'state_dict') is a miss."""
+    ru.fit(MLP(hidden=HIDDEN, seed=0), data, cache=True, **FIT)
+    (entry,) = cache_dir.glob("*.pt")
+    cache.save(entry.stem, stored)
+    with _warned_about(entry, reason):
+        assert not ru.fit(MLP(hidden=HIDDEN, seed=0), data, cache=True, **FIT).cached
+
+
+def test_sweep_entry_structure_is_checked(data, cache_dir):
+    configs = [{"p": 0.1}, {"p": 0.2}]
+    kw = dict(epochs=1, batch_size=128, hidden=HIDDEN, progress=False, cache=True)
+    ru.sweep(configs, data, **kw)
+    (entry,) = cache_dir.glob("*.pt")
+    good = cache.load(entry.stem, required=cache.REQUIRED["sweep"])
+    assert good is not None and good["chunks"] == [2]
+    cache.save(entry.stem, {**good, "states": good["states"][:1]})  # one model's weights lost
+    with _warned_about(entry, "inconsistent lengths"):
+        assert not ru.sweep(configs, data, **kw).cached
+    key, hit = cache.lookup("sweep", {"not": "the same config"}, data)
+    assert hit is None and not (cache_dir / f"{key}.pt").exists()  # a plain miss: no warning
+
+
+def test_lookup_takes_the_keys_the_caller_needs(data, cache_dir):
+    key, hit = cache.lookup("other", {"a": 1}, data)
+    assert hit is None
+    cache.save(key, {"x": torch.ones(2)})
+    assert cache.lookup("other", {"a": 1}, data)[1]["x"].tolist() == [1.0, 1.0]
+    with _warned_about(cache_dir / f"{key}.pt", "no 'y' key(s) (has 'x')"):
+        assert cache.lookup("other", {"a": 1}, data, required=("y",)) == (key, None)
 
 
 def test_failed_write_leaves_nothing(cache_dir, monkeypatch):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import os
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -208,10 +211,146 @@ def test_too_few_rows_for_the_split(tmp_path):
     assert ru.load_regression(path, generate=False).X_test.shape == (1, 48)
 
 
-def test_bad_test_size(tmp_path):
-    with pytest.raises(ValueError, match="test_size must be in \\(0, 1\\)"):
-        ru.load_regression(tmp_path / "d.csv", test_size=1.5)
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"test_size": 1.5}, "test_size must be a finite number in (0, 1), got 1.5"),
+        ({"test_size": 0}, "test_size must be a finite number in (0, 1), got 0"),
+        ({"test_size": float("nan")}, "test_size must be a finite number in (0, 1), got nan"),
+        ({"random_state": 1.0}, "random_state must be an integer >= 0, got 1.0"),
+        ({"generate": "yes"}, "generate must be True or False, got 'yes'"),
+    ],
+)
+def test_bad_arguments(tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ru.load_regression(tmp_path / "d.csv", **kwargs)
     assert not (tmp_path / "d.csv").exists()
+    with pytest.raises(ValueError, match=re.escape("seed must be an integer >= 0, got -1")):
+        ru.write_regression_csv(tmp_path / "d.csv", seed=-1)
+    assert list(tmp_path.iterdir()) == []
+
+
+def _unchanged(path, before):
+    """The file at ``path`` still holds ``before`` and nothing else appeared beside it."""
+    assert path.read_bytes() == before
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+def test_not_utf8_names_file_line_and_byte(tmp_path):
+    path = tmp_path / "latin1.csv"
+    lines = _valid_frame().to_csv(index=False).split("\n")
+    lines[2] = "caf\u00e9" + lines[2][lines[2].index(",") :]  # line 3 starts "café,"
+    path.write_bytes("\n".join(lines).encode("latin-1"))  # é is one byte, 0xe9: invalid UTF-8
+    with pytest.raises(UnicodeDecodeError):  # what pandas alone says, naming no file
+        pd.read_csv(path)
+    before = path.read_bytes()
+    with pytest.raises(ValueError) as info:
+        ru.load_regression(path, generate=False)
+    message = str(info.value)
+    assert message.startswith(f"{path}: not UTF-8 text: byte 0xe9 at line 3, column 4 cannot be decoded")
+    assert "Save it as UTF-8" in message
+    _unchanged(path, before)
+
+
+def test_utf8_byte_order_mark_is_accepted(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes(_valid_frame().to_csv(index=False).encode("utf-8-sig"))  # Excel's "CSV UTF-8"
+    np.testing.assert_array_equal(ru.read_regression_csv(path).to_numpy(), _valid_frame().to_numpy())
+
+
+def test_binary_file_is_not_csv(tmp_path):
+    path = _write(tmp_path, "")
+    path.write_bytes(b"PK\x03\x04" + bytes(range(256)))  # what an .xlsx starts with
+    with pytest.raises(ValueError, match=re.escape(f"{path}: a binary file (a spreadsheet workbook?), not CSV")):
+        ru.read_regression_csv(path)
+
+
+@pytest.mark.parametrize("sep, word", [(";", "semicolons"), ("\t", "tabs"), ("|", "vertical bars")])
+def test_other_delimiter_is_named(tmp_path, sep, word):
+    path = tmp_path / "bad.csv"
+    _valid_frame().to_csv(path, index=False, sep=sep, decimal="," if sep == ";" else ".")
+    before = path.read_bytes()
+    with pytest.raises(ValueError) as info:
+        ru.load_regression(path, generate=False)
+    message = str(info.value)
+    assert f"{path}: the header has no commas but 48 {word} ({sep!r})" in message
+    assert f"uses {sep!r} as its delimiter" in message and f"pd.read_csv(path, sep={sep!r})" in message
+    _unchanged(path, before)
+
+
+def test_saved_pandas_index_is_recognized(tmp_path):
+    path = tmp_path / "bad.csv"
+    _valid_frame().to_csv(path)  # the default: index=True writes an unnamed first column
+    before = path.read_bytes()
+    with pytest.raises(ValueError) as info:
+        ru.load_regression(path, generate=False)
+    message = str(info.value)
+    assert message.startswith(f"{path}: the first column has no name and holds 0, 1, 2, …")
+    assert "looks like a saved pandas index" in message
+    assert "to_csv(path, index=False)" in message and "pd.read_csv(path, index_col=0)" in message
+    _unchanged(path, before)
+    # the fix the message gives works
+    pd.read_csv(path, index_col=0).to_csv(path, index=False)
+    assert ru.load_regression(path, generate=False).X_train.shape == (9, 48)
+
+
+def test_unnamed_column_elsewhere(tmp_path):
+    frame = _valid_frame()
+    text = frame.to_csv(index=False).replace(",x7,", ",,", 1)
+    with pytest.raises(ValueError, match=re.escape("bad.csv: column 8 has no name in the header")):
+        ru.load_regression(_write(tmp_path, text), generate=False)
+
+
+def test_short_row_names_its_line(tmp_path):
+    lines = _valid_frame().to_csv(index=False).splitlines()
+    lines[4] = ",".join(lines[4].split(",")[:47])
+    with pytest.raises(ValueError, match=re.escape("bad.csv: line 5 has 47 field(s), the header has 49")):
+        ru.load_regression(_write(tmp_path, "\n".join(lines) + "\n"), generate=False)
+
+
+@pytest.mark.parametrize("column, value", [("x5", 1e300), ("x5", -1.7e308), ("y", 1e300)])
+def test_values_too_large_to_standardize_name_the_column(tmp_path, column, value):
+    path = tmp_path / "big.csv"
+    frame = _valid_frame()
+    frame.loc[[1, 2, 7], column] = [value, -value, value]
+    frame.to_csv(path, index=False, float_format="%.17g")
+    # the independent answer: scikit-learn's scaler, left alone, raises nothing, yet the column
+    # it returns is not standardized (its variance overflowed: NaN, or left unscaled)
+    if column != "y":
+        X = frame.drop(columns="y").to_numpy()
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            scaled = StandardScaler().fit_transform(X)
+            assert not np.isclose(np.std(scaled[:, 5]), 1.0)
+        np.testing.assert_allclose(np.std(scaled[:, :5], axis=0), 1.0)
+    with pytest.raises(ValueError) as info:
+        ru.load_regression(path, generate=False)
+    message = str(info.value)
+    assert message.startswith(f"{path}: column(s) {column}: values too large to standardize in float64")
+    assert f"largest magnitude in {column!r}: {abs(value):.3g}" in message
+
+
+def test_symlink_at_csv_path_is_never_replaced(tmp_path):
+    target = tmp_path / "elsewhere" / "mine.csv"  # does not exist: a dangling link
+    link = tmp_path / "data.csv"
+    link.symlink_to(target)
+    for call in (lambda: ru.load_regression(link), lambda: ru.load_regression(link, generate=False)):
+        with pytest.raises(FileNotFoundError) as info:
+            call()
+        assert str(info.value).startswith(f"{link} is a symbolic link to {target}, which does not exist")
+        assert "a generated file never replaces a link" in str(info.value)
+    with pytest.raises(FileExistsError, match=re.escape(f"{link} is a symbolic link to {target}, which does not")):
+        ru.write_regression_csv(link)
+    assert link.is_symlink() and os.readlink(link) == str(target) and not target.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv"]
+    # a link to an existing CSV is read through, and still never replaced
+    target.parent.mkdir()
+    _valid_frame().to_csv(target, index=False)
+    before = target.read_bytes()
+    assert ru.load_regression(link).true_coef is None
+    with pytest.raises(FileExistsError, match="is a symbolic link to .*refusing to replace the link"):
+        ru.write_regression_csv(link)
+    assert link.is_symlink() and target.read_bytes() == before
 
 
 def test_data_dir_follows_environment(tmp_path, monkeypatch):
@@ -240,6 +379,19 @@ def test_device_bad_values(monkeypatch):
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="name='cuda:0': device type 'cuda' is not available"):
             ru.device("cuda:0")
+
+
+def test_device_index_beyond_the_devices_present(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setenv("REGUTILS_DEVICE", "cuda:2")
+    with pytest.raises(ValueError) as info:
+        ru.device()
+    assert str(info.value) == "REGUTILS_DEVICE='cuda:2': there is no cuda device 2 (2 present, numbered from 0)"
+    with pytest.raises(ValueError, match=re.escape("name='cuda:7': there is no cuda device 7 (2 present")):
+        ru.device("cuda:7")
+    monkeypatch.setenv("REGUTILS_DEVICE", "cuda:1")
+    assert ru.device() == torch.device("cuda", 1)  # the last one present is fine (nothing allocated)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -278,21 +430,96 @@ def test_checksum_mismatch_leaves_nothing(tmp_path, tiny_idx):
     assert not any(p.name.endswith(".part") for p in raw.iterdir())
 
 
-def test_corrupt_gzip_leaves_nothing(tmp_path, tiny_idx):
-    mirror, files, _ = tiny_idx
-    (mirror / "train-labels-idx1-ubyte.gz").write_bytes(b"not gzip at all")
-    with pytest.raises(ValueError, match="train-labels-idx1-ubyte.gz: cannot be read as an IDX file"):
+def _corrupt_deflate(data: bytes) -> bytes:
+    """A gzip file with a valid header whose deflate stream is damaged (zlib.error on reading)."""
+    packed = bytearray(gzip.compress(data))
+    packed[10:14] = b"\xff\xff\xff\xff"  # the first bytes after the 10-byte header: invalid block type
+    return bytes(packed)
+
+
+@pytest.mark.parametrize(
+    "damage, why",
+    [
+        (lambda data: b"not gzip at all", "not a gzip file"),
+        (_corrupt_deflate, "the compressed data is corrupt (zlib: Error -3"),
+        (lambda data: gzip.compress(data)[:-30], "the compressed stream ends early"),
+    ],
+    ids=["not-gzip", "corrupt-deflate", "truncated"],
+)
+def test_unreadable_mirror_file_leaves_nothing(tmp_path, tiny_idx, damage, why):
+    mirror, files, raw_bytes = tiny_idx
+    source = mirror / "train-labels-idx1-ubyte.gz"
+    source.write_bytes(damage(raw_bytes["train-labels-idx1-ubyte"]))
+    with pytest.raises(ValueError) as info:
         ru.prepare_mnist_raw(tmp_path / "root", mirror=mirror, files=files, download=False)
+    message = str(info.value)
+    assert message.startswith(f"{source}: cannot be read as an IDX file: {why}")
+    assert "Replace it with a good copy (nothing was written to" in message
     raw = tmp_path / "root" / "MNIST" / "raw"
     assert not (raw / "train-labels-idx1-ubyte").exists()
     assert not any(p.name.endswith(".part") for p in raw.iterdir())
+    # the files before it in the mirror's order arrived whole and verified
+    assert (raw / "train-images-idx3-ubyte").read_bytes() == raw_bytes["train-images-idx3-ubyte"]
 
 
-def test_mirror_missing_a_file(tmp_path, tiny_idx):
+def test_failed_write_is_not_blamed_on_the_mirror(tmp_path, tiny_idx, monkeypatch):
+    mirror, files, _ = tiny_idx
+    from regutils import fileio
+
+    monkeypatch.setattr(fileio.os, "replace", lambda src, dst: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError, match="disk full"):
+        ru.prepare_mnist_raw(tmp_path / "root", mirror=mirror, files=files, download=False)
+    assert list((tmp_path / "root" / "MNIST" / "raw").iterdir()) == []
+
+
+def test_mirror_missing_a_file_writes_nothing(tmp_path, tiny_idx):
     mirror, files, _ = tiny_idx
     (mirror / "t10k-labels-idx1-ubyte.gz").unlink()
     with pytest.raises(FileNotFoundError, match="neither t10k-labels-idx1-ubyte nor t10k-labels-idx1-ubyte.gz"):
         ru.prepare_mnist_raw(tmp_path / "root", mirror=mirror, files=files, download=False)
+    assert not (tmp_path / "root" / "MNIST" / "raw").exists()
+
+
+@pytest.mark.parametrize("mirror_set", [False, True])
+def test_truncated_file_in_place_is_named_and_kept(tmp_path, tiny_idx, monkeypatch, mirror_set):
+    mirror, files, raw_bytes = tiny_idx
+    monkeypatch.delenv("REGUTILS_MNIST_MIRROR", raising=False)
+    raw = tmp_path / "root" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name, content in raw_bytes.items():
+        (raw / name).write_bytes(content)
+    name = "train-images-idx3-ubyte"
+    (raw / name).write_bytes(raw_bytes[name][:1000])  # a user's interrupted copy
+    size = files[name][0]
+    for download in (False, True):  # no download is tried either way
+        with pytest.raises(ValueError) as info:
+            ru.prepare_mnist_raw(
+                tmp_path / "root", files=files, download=download, mirror=mirror if mirror_set else None
+            )
+        message = str(info.value)
+        assert message.startswith(
+            f"{raw / name}: 1,000 bytes, expected {size:,} (the uncompressed IDX file): it is truncated"
+        )
+        assert "Delete it and call load_mnist() again" in message and "nothing was changed" in message
+        assert "download failed" not in message
+    assert (raw / name).read_bytes() == raw_bytes[name][:1000]
+    assert sorted(p.name for p in raw.iterdir()) == sorted(files)
+    (raw / name).unlink()  # what the message says to do
+    with pytest.raises(FileNotFoundError, match="downloading is off"):
+        ru.prepare_mnist_raw(tmp_path / "root", files=files, download=False)
+    assert ru.prepare_mnist_raw(tmp_path / "root", files=files, download=False, mirror=mirror) == raw
+    assert (raw / name).read_bytes() == raw_bytes[name]
+
+
+def test_same_size_other_file_in_place_is_named(tmp_path, tiny_idx):
+    mirror, files, raw_bytes = tiny_idx
+    raw = ru.prepare_mnist_raw(tmp_path / "root", mirror=mirror, files=files, download=False)
+    name = "t10k-labels-idx1-ubyte"
+    other = raw_bytes[name][:-1] + bytes([(raw_bytes[name][-1] + 1) % 10])  # one label changed
+    (raw / name).write_bytes(other)
+    with pytest.raises(ValueError, match=re.escape(f"{raw / name}: sha256 {hashlib.sha256(other).hexdigest()}")):
+        ru.prepare_mnist_raw(tmp_path / "root", files=files, download=False)
+    assert (raw / name).read_bytes() == other
 
 
 def test_mirror_folder_missing(tmp_path, tiny_idx):
@@ -322,8 +549,13 @@ def test_files_already_in_place_are_used(tmp_path, tiny_idx, monkeypatch):
 
 
 def test_load_mnist_bad_arguments(tmp_path):
-    with pytest.raises(ValueError, match="val_size must be an integer in \\[1, 59999\\]"):
+    with pytest.raises(ValueError, match="val_size must be an integer in \\[1, 59999\\], got 60000"):
         ru.load_mnist(tmp_path, val_size=60_000)
+    with pytest.raises(ValueError, match="seed must be an integer, got 0.5"):
+        ru.load_mnist(tmp_path, seed=0.5)
+    with pytest.raises(ValueError, match="download must be True or False, got 'no'"):
+        ru.prepare_mnist_raw(tmp_path, download="no")
+    assert list(tmp_path.iterdir()) == []
 
 
 # ---------------------------------------------------------------------------------------------
