@@ -113,8 +113,9 @@ def _bound(x) -> str | None:
 class Options:
     """One of a fixed set of values, compared with ``==``.
 
-    ``True``/``False`` match only a ``bool`` option (never ``1``/``0``), a string only a string
-    option (``1 == "1"`` is false anyway), and ``None`` only ``None``.
+    ``True``/``False`` match only a ``bool`` option (never ``1``/``0``), an integer option only
+    an integer (numpy's included; ``2.0`` is not ``2``), a string only a string, and ``None``
+    only ``None``.
     """
 
     values: tuple
@@ -130,6 +131,8 @@ def _same_option(x, v) -> bool:
     if x is None or v is None:
         return x is v
     if _is_bool(x) != _is_bool(v) or isinstance(x, str) != isinstance(v, str):
+        return False
+    if is_int(v) and not is_int(x):  # ord=2.0 is not the integer option 2
         return False
     try:
         return bool(x == v)

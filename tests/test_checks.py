@@ -192,6 +192,8 @@ def test_options_never_confuse_bools_ints_and_strings():
         check_options("k", True, (1, 2))
     with raises("k must be one of True, False, got 1"):
         check_options("k", 1, (True, False))
+    with raises("k must be one of 1, 2, got 2.0"):
+        check_options("k", 2.0, (1, 2))
     with raises("k must be one of '1', got 1"):
         check_options("k", 1, ("1",))
     with raises("k must be one of 1, got array([1, 1])"):
