@@ -94,6 +94,8 @@ _EXPORTS = {
     "calibration": "stats",
     "summarize_seeds": "stats",
     "comparison_table": "stats",
+    # figures of comparison records
+    "plot_reductions": "plots_comparisons",
     # interactive figures
     "frame_slider": "widgets",
     "figure_to_png": "widgets",

@@ -41,6 +41,7 @@ __all__ = [
     "regime_data",
     "regime_configs",
     "run_regime",
+    "score_regime",
     "indices",
     "SUBSET_ROWS",
     "SUBSET_VAL_ROWS",
@@ -202,3 +203,40 @@ def indices(result, label: str) -> list[int]:
         labels = sorted({str(c.get("label")) for c in result.configs})
         raise KeyError(f"no configuration labelled {label!r}; labels: {', '.join(labels)}")
     return found
+
+
+def _errors(result, small, i: int, early_stopped: bool = False) -> tuple[float, float]:
+    from .evaluation import evaluate
+
+    model = result.model(i, early_stopped=early_stopped)
+    return evaluate(model, small, "val")["error"], evaluate(model, small, "test")["error"]
+
+
+def score_regime(small, result):
+    """Validation and test error of every network of :func:`run_regime`, and each technique's choice.
+
+    Returns a pandas DataFrame with one row per (``technique``, ``seed``): ``technique`` is
+    ``"unregularized"`` (the last epoch's weights of ``"none"``), ``"early stopping"`` (the
+    weights early stopping would have restored on the same runs), ``"dropout"`` and
+    ``"weight decay"``; ``candidate`` is the configuration label; ``val_error`` and
+    ``test_error`` are fractions; ``chosen`` marks, per technique, the candidate with the
+    lowest mean *validation* error over the seeds (the test set plays no part in the choice).
+    """
+    import pandas as pd
+
+    technique_of = {c["label"]: c.get("technique", "unregularized") for c in regime_configs()}
+    rows = []
+    for i, cfg in enumerate(result.configs):
+        label = cfg["label"]
+        technique = technique_of[label]
+        val, test = _errors(result, small, i)
+        rows.append(dict(technique=technique, candidate=label, seed=cfg["seed"], val_error=val, test_error=test))
+        if label == "none":
+            val, test = _errors(result, small, i, early_stopped=True)
+            rows.append(dict(technique="early stopping", candidate=f"patience {REGIME['patience']}",
+                             seed=cfg["seed"], val_error=val, test_error=test))
+    frame = pd.DataFrame(rows)
+    mean_val = frame.groupby(["technique", "candidate"])["val_error"].mean()
+    best = mean_val.groupby(level="technique").idxmin()
+    frame["chosen"] = [(t, c) in set(best) for t, c in zip(frame["technique"], frame["candidate"])]
+    return frame
