@@ -19,6 +19,7 @@ __all__ = [
     "plot_sweep",
     "plot_confusion",
     "plot_predictions",
+    "plot_reliability",
     "plot_weight_histograms",
     "plot_shrinkage_filters",
 ]
@@ -58,7 +59,11 @@ def plot_learning_curves(
         Put a dot on the validation curve at each history's ``best_epoch``.
     mark_stop
         Draw a vertical line at each history's ``stopped_epoch`` when early stopping ended
-        the run (``stop_reason == "early_stopping"``).
+        the run (``stop_reason == "early_stopping"``). For a run that early stopping only
+        watched (``sweep(..., stop_early=False)``, ``early_stop_epoch`` set): a vertical line
+        at ``early_stop_epoch``, where it would have ended the run, and a diamond on the
+        validation curve at ``early_stop_best_epoch``, the epoch whose weights it would have
+        restored.
     ax, title, ylim
         Axes to draw into (default: a new figure), its title and y limits.
 
@@ -97,8 +102,13 @@ def plot_learning_curves(
         ax.plot(epochs, val, ls="-", color=c_val, lw=1.8, label=f"{prefix}validation")
         if mark_best and h.best_epoch >= 1:
             ax.plot(h.best_epoch, val[h.best_epoch - 1], "o", color=c_val, mec="k", ms=7, zorder=4)
+        stop_color = NN_COLORS["stop"] if len(hs) == 1 else c_val
         if mark_stop and getattr(h, "stop_reason", "") == "early_stopping":
-            ax.axvline(h.stopped_epoch, color=NN_COLORS["stop"] if len(hs) == 1 else c_val, ls=":", lw=1.5)
+            ax.axvline(h.stopped_epoch, color=stop_color, ls=":", lw=1.5)
+        elif mark_stop and getattr(h, "early_stop_epoch", None) is not None:
+            ax.axvline(h.early_stop_epoch, color=stop_color, ls=":", lw=1.5)
+            restored = h.early_stop_best_epoch
+            ax.plot(restored, val[restored - 1], "D", color=stop_color, mfc="white", ms=6, zorder=5)
     ax.set(
         xlabel="epoch",
         ylabel="cross-entropy (nats)" if metric == "loss" else "error (%)",
@@ -215,7 +225,9 @@ def plot_confusion(confusion, *, ax=None, title: str | None = None, class_names:
     return ax
 
 
-def plot_predictions(images, y_true, y_pred, *, confidence=None, ncols: int = 8, title: str | None = None):
+def plot_predictions(
+    images, y_true, y_pred, *, confidence=None, ncols: int = 8, title: str | None = None, figsize=None
+):
     """A grid of digit images titled with the prediction; wrong predictions in red.
 
     Parameters
@@ -226,6 +238,10 @@ def plot_predictions(images, y_true, y_pred, *, confidence=None, ncols: int = 8,
         True and predicted labels, length ``N``.
     confidence
         Optional probability the model gave its prediction, shown next to it.
+    figsize
+        Figure size in inches; default 1.15 × 1.35 per image. At the book's 100 dpi a
+        width of 6.4 renders at about the width of the page's text, so every digit stays
+        legible without scaling down.
 
     Returns
     -------
@@ -247,7 +263,9 @@ def plot_predictions(images, y_true, y_pred, *, confidence=None, ncols: int = 8,
         raise ValueError(f"ncols must be a positive integer, got {ncols!r}")
     ncols = min(ncols, len(imgs))
     nrows = -(-len(imgs) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.15 * ncols, 1.35 * nrows), layout="constrained", squeeze=False)
+    if figsize is None:
+        figsize = (1.15 * ncols, 1.35 * nrows)
+    fig, axes = plt.subplots(nrows, ncols, figsize=figsize, layout="constrained", squeeze=False)
     for k, ax in enumerate(axes.flat):
         ax.set_axis_off()
         if k >= len(imgs):
@@ -261,6 +279,44 @@ def plot_predictions(images, y_true, y_pred, *, confidence=None, ncols: int = 8,
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
+
+
+def plot_reliability(calibrations: Mapping[str, dict], *, ax=None, title: str | None = None):
+    """Reliability diagram: accuracy against confidence per confidence bin, one line per model.
+
+    Parameters
+    ----------
+    calibrations
+        Label → the dict ``regutils.calibration`` returns (``bin_confidence``,
+        ``bin_accuracy``, ``bin_count``, ``ece``). Empty bins (``None``) are skipped; each
+        non-empty bin is one marker at (mean confidence, accuracy) with an area that grows
+        with the number of images in it. The legend gives each model's ECE.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The dashed diagonal (perfect calibration) is the first line, then one line per model
+        in the order of ``calibrations``.
+    """
+    if not calibrations:
+        raise ValueError("calibrations is empty: need at least one label -> regutils.calibration result")
+    for name, cal in calibrations.items():
+        missing = [k for k in ("bin_confidence", "bin_accuracy", "bin_count", "ece") if k not in cal]
+        if missing:
+            raise ValueError(f"calibrations[{name!r}] is not a regutils.calibration result (missing {missing})")
+    ax = _axes(ax, figsize=(4.8, 4.4))
+    ax.plot([0, 1], [0, 1], ls="--", color="0.5", lw=1, label="perfect calibration")
+    for i, (name, cal) in enumerate(calibrations.items()):
+        kept = [(c, a, n) for c, a, n in zip(cal["bin_confidence"], cal["bin_accuracy"], cal["bin_count"]) if n]
+        conf, acc, count = (np.array(v, dtype=float) for v in zip(*kept)) if kept else ([], [], [])
+        color = f"C{i}"
+        ax.plot(conf, acc, "-", color=color, lw=1.4, label=f"{name} (ECE {100 * cal['ece']:.2f} %)")
+        ax.scatter(conf, acc, s=8 + 6 * np.sqrt(count), color=color, alpha=0.6, zorder=3, linewidths=0)
+    ax.set(xlabel="confidence (largest predicted probability)", ylabel="accuracy", title=title)
+    ax.set_aspect("equal", adjustable="box")
+    ax.set(xlim=(0, 1.02), ylim=(0, 1.02))
+    ax.legend(fontsize=8, loc="upper left")
+    return ax
 
 
 def plot_weight_histograms(weights: Mapping[str, np.ndarray], *, bins: int = 80, ax=None, title: str | None = None, xlim=None):

@@ -217,3 +217,72 @@ def test_shrinkage_filters_sorted_by_eigenvalue():
 def test_shrinkage_filters_bad_input(lam, curves, message):
     with pytest.raises(ValueError, match=message):
         plots_nn.plot_shrinkage_filters(lam, curves)
+
+
+def test_learning_curves_mark_where_watching_early_stopping_would_stop():
+    # sweep(stop_early=False): the run went on, early stopping only recorded its choice
+    h = make_history([0.9, 0.5, 0.4, 0.45, 0.5, 0.3])
+    h.early_stop_epoch, h.early_stop_best_epoch = 5, 3
+    ax = plots_nn.plot_learning_curves(h, mark_stop=True)
+    train, val, best, stop, restored = ax.get_lines()
+    assert list(best.get_xdata()) == [6]  # the lowest validation loss of the whole run
+    assert list(stop.get_xdata()) == [5, 5]
+    assert list(restored.get_xdata()) == [3] and list(restored.get_ydata()) == [0.4]
+    assert restored.get_marker() == "D"
+    # without mark_stop nothing about early stopping is drawn
+    plain = plots_nn.plot_learning_curves(h, mark_stop=False)
+    assert len(plain.get_lines()) == 3
+
+
+def test_predictions_figsize_is_used(rng):
+    images = rng.uniform(size=(16, 28, 28))
+    labels = np.arange(16) % 10
+    fig = plots_nn.plot_predictions(images, labels, labels, ncols=8, figsize=(6.4, 2.8))
+    np.testing.assert_allclose(fig.get_size_inches(), [6.4, 2.8])
+    assert len(fig.axes) == 16
+    default = plots_nn.plot_predictions(images, labels, labels, ncols=8)
+    np.testing.assert_allclose(default.get_size_inches(), [1.15 * 8, 1.35 * 2])
+
+
+def test_reliability_draws_the_non_empty_bins_of_each_model():
+    # hand-made bins: 4 bins, the second empty
+    cal_a = dict(
+        ece=0.05,
+        bin_count=[10, 0, 30, 60],
+        bin_confidence=[0.2, None, 0.6, 0.9],
+        bin_accuracy=[0.1, None, 0.7, 0.95],
+    )
+    cal_b = dict(ece=0.0, bin_count=[0, 0, 0, 5], bin_confidence=[None] * 3 + [0.99], bin_accuracy=[None] * 3 + [1.0])
+    ax = plots_nn.plot_reliability({"a": cal_a, "b": cal_b})
+    diagonal, line_a, line_b = ax.get_lines()
+    np.testing.assert_allclose(diagonal.get_xydata(), [[0, 0], [1, 1]])
+    np.testing.assert_allclose(line_a.get_xdata(), [0.2, 0.6, 0.9])
+    np.testing.assert_allclose(line_a.get_ydata(), [0.1, 0.7, 0.95])
+    np.testing.assert_allclose(line_b.get_xydata(), [[0.99, 1.0]])
+    sizes = ax.collections[0].get_sizes()
+    assert sizes[0] < sizes[1] < sizes[2]  # marker area grows with the bin's count
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["perfect calibration", "a (ECE 5.00 %)", "b (ECE 0.00 %)"]
+
+
+def test_reliability_draws_what_regutils_calibration_computes(rng):
+    from regutils.stats import calibration
+
+    probs = rng.dirichlet(np.ones(3), size=200)
+    y = rng.integers(0, 3, size=200)
+    cal = calibration(probs, y, n_bins=5)
+    line = plots_nn.plot_reliability({"m": cal}).get_lines()[1]
+    # independent answer: bin the confidences by hand, (lo, hi] bins
+    conf, pred = probs.max(1), probs.argmax(1)
+    which = np.clip(np.ceil(conf * 5).astype(int) - 1, 0, 4)
+    want = [(conf[which == b].mean(), (pred == y)[which == b].mean()) for b in range(5) if np.any(which == b)]
+    np.testing.assert_allclose(line.get_xydata(), want)
+
+
+@pytest.mark.parametrize(
+    "calibrations, message",
+    [({}, "calibrations is empty"), ({"a": {"ece": 0.1}}, "not a regutils.calibration result")],
+)
+def test_reliability_bad_input(calibrations, message):
+    with pytest.raises(ValueError, match=message):
+        plots_nn.plot_reliability(calibrations)
