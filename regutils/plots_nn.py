@@ -22,6 +22,7 @@ __all__ = [
     "plot_reliability",
     "plot_weight_histograms",
     "plot_shrinkage_filters",
+    "plot_seed_intervals",
 ]
 
 # one colour per role, the same in every figure of these chapters
@@ -379,5 +380,75 @@ def plot_shrinkage_filters(eigvals, curves: Mapping[str, np.ndarray], *, ax=None
         ax.plot(lam[order], f[order], styles[i % 4], marker="o", ms=3, lw=1.6, label=name)
     ax.set_xscale("log")
     ax.set(xlabel="Hessian eigenvalue λ", ylabel="fraction of least-squares weight kept", ylim=(-0.03, 1.03), title=title)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_seed_intervals(
+    values,
+    series: Mapping[str, np.ndarray],
+    *,
+    xlabel: str,
+    ylabel: str,
+    logx: bool = False,
+    confidence: float = 0.95,
+    reference: np.ndarray | None = None,
+    reference_label: str = "reference",
+    ax=None,
+    title: str | None = None,
+    colors: Mapping[str, str] | None = None,
+):
+    """Mean over seeds with its t-interval (:func:`regutils.summarize_seeds`), against a hyperparameter.
+
+    Unlike :func:`plot_sweep` (mean ± one standard deviation), the error bar here is the
+    ``confidence`` interval of the mean, ``t_{(1+c)/2, n-1} · sd / sqrt(n)``, and every seed's
+    value is drawn as a dot.
+
+    Parameters
+    ----------
+    values
+        The hyperparameter values, shape ``(k,)``.
+    series
+        Name → scores of shape ``(k, seeds)`` with at least two seeds; row ``i`` belongs to
+        ``values[i]``.
+    reference
+        Optional scores of a reference configuration over the same seeds (e.g. the
+        unregularized network), drawn as a grey band: its mean's interval.
+    logx
+        Logarithmic x axis (values must be > 0).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One errorbar container per series, in ``ax.containers``, in the order of ``series``.
+    """
+    from .stats import summarize_seeds
+
+    x = np.asarray(values, dtype=float)
+    if x.ndim != 1 or x.size == 0:
+        raise ValueError(f"values must be a non-empty 1-d sequence, got shape {x.shape}")
+    if not series:
+        raise ValueError("series is empty: need at least one name -> (k, seeds) array")
+    if logx and np.any(x <= 0):
+        raise ValueError("logx=True needs values > 0")
+    ax = _axes(ax)
+    if reference is not None:
+        ref = summarize_seeds(np.asarray(reference, dtype=float).ravel(), confidence)
+        lo, hi = ref["mean"] - ref["half_width"], ref["mean"] + ref["half_width"]
+        ax.axhspan(lo, hi, color="0.88", label=f"{reference_label} ({confidence:.0%} interval)")
+        ax.axhline(ref["mean"], color="0.6", lw=1)
+    for i, (name, scores) in enumerate(series.items()):
+        s = np.asarray(scores, dtype=float)
+        if s.ndim != 2 or s.shape[0] != x.size or s.shape[1] < 2:
+            raise ValueError(f"series {name!r} must have shape ({x.size}, seeds >= 2), got {np.shape(scores)}")
+        rows = [summarize_seeds(row, confidence) for row in s]
+        mean = np.array([r["mean"] for r in rows])
+        half = np.array([r["half_width"] for r in rows])
+        color = (colors or {}).get(name, f"C{i}")
+        ax.errorbar(x, mean, yerr=half, fmt="o-", color=color, capsize=4, lw=1.6, label=name)
+        ax.scatter(np.repeat(x, s.shape[1]), s.ravel(), s=10, color=color, alpha=0.45, zorder=3, linewidths=0)
+    if logx:
+        ax.set_xscale("log")
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.legend(fontsize=8)
     return ax

@@ -219,6 +219,50 @@ def test_shrinkage_filters_bad_input(lam, curves, message):
         plots_nn.plot_shrinkage_filters(lam, curves)
 
 
+def test_seed_intervals_draw_the_t_interval_of_the_mean():
+    from scipy import stats
+
+    scores = np.array([[1.0, 2.0, 3.0], [2.0, 2.0, 5.0]])
+    ax = plots_nn.plot_seed_intervals([1, 10], {"a": scores}, xlabel="x", ylabel="y", logx=True)
+    (container,) = ax.containers
+    line = container.lines[0]
+    np.testing.assert_allclose(line.get_ydata(), [2.0, 3.0])
+    # the bar of row 0 spans mean ± t_{0.975, 2} · sd / sqrt(3), sd = 1
+    half = stats.t.ppf(0.975, 2) * 1.0 / np.sqrt(3)
+    segments = container.lines[2][0].get_segments()
+    np.testing.assert_allclose([segments[0][0][1], segments[0][1][1]], [2.0 - half, 2.0 + half])
+    assert ax.get_xscale() == "log"
+
+
+def test_seed_intervals_reference_band_is_its_interval():
+    from scipy import stats
+
+    ref = np.array([4.0, 6.0])
+    ax = plots_nn.plot_seed_intervals([1], {"a": np.array([[1.0, 2.0]])}, xlabel="x", ylabel="y",
+                                      reference=ref, reference_label="none")
+    band = ax.patches[0]
+    half = stats.t.ppf(0.975, 1) * np.std(ref, ddof=1) / np.sqrt(2)
+    if hasattr(band, "get_height"):  # matplotlib >= 3.9 draws axhspan as a Rectangle
+        ys = np.array([band.get_y(), band.get_y() + band.get_height()])
+    else:
+        ys = np.asarray(band.get_xy())[:, 1]
+    np.testing.assert_allclose([ys.min(), ys.max()], [5.0 - half, 5.0 + half])
+
+
+@pytest.mark.parametrize(
+    "values, series, message",
+    [
+        ([], {"a": np.ones((0, 2))}, "non-empty"),
+        ([1], {}, "series is empty"),
+        ([1, 2], {"a": np.ones((2, 1))}, "seeds >= 2"),
+        ([0, 1], {"a": np.ones((2, 2))}, "logx"),
+    ],
+)
+def test_seed_intervals_bad_input(values, series, message):
+    with pytest.raises(ValueError, match=message):
+        plots_nn.plot_seed_intervals(values, series, xlabel="x", ylabel="y", logx=message == "logx")
+
+
 def test_learning_curves_mark_where_watching_early_stopping_would_stop():
     # sweep(stop_early=False): the run went on, early stopping only recorded its choice
     h = make_history([0.9, 0.5, 0.4, 0.45, 0.5, 0.3])
