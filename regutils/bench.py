@@ -9,7 +9,7 @@ Measures, on one machine in one run, training samples per second of the book's M
 (a') the peer a careful user writes: a ``DataLoader`` over a ``TensorDataset`` of the same
     normalized tensors the book uses (batch 64, shuffled, float32);
 (b) with :func:`regutils.fit` at batch 64, at batch 128 in float32, and with the book's recipe
-    (batch :data:`BOOK_BATCH_SIZE`, the precision :func:`regutils.precision` picks here);
+    (batch :data:`BOOK_BATCH_SIZE`, the precision :func:`regutils.hardware.precision` picks here);
 (c) with :func:`regutils.sweep`, K = 16 models at batch 64 (model-samples per second: the
     samples each model processed, summed over the K models);
 (d) the matrix-product roof: a 2048 x 2048 x 2048 product in float32 and, where the device

@@ -49,7 +49,7 @@ import torch
 
 from .checks import env_flag
 from .fileio import TRAINING_SOURCES, atomic_write_bytes
-from .fileio import source_hash as _source_hash
+from .fileio import code_hash
 
 __all__ = [
     "enabled",
@@ -107,10 +107,11 @@ def cache_dir() -> Path:
 def source_hash() -> str:
     """sha256 of the training code (:data:`regutils.fileio.TRAINING_SOURCES`), once per process.
 
-    Only the modules that decide what a trained network is count, so editing a figure, a
-    statistics helper or a chapter never forces a retrain.
+    Only the modules that decide what a trained network is count, and only their code
+    (:func:`regutils.fileio.code_hash`: syntax trees without docstrings or comments), so
+    editing a figure, a statistics helper, a chapter or a docstring never forces a retrain.
     """
-    return _source_hash(_PACKAGE, TRAINING_SOURCES)
+    return code_hash(_PACKAGE, TRAINING_SOURCES)
 
 
 def state_digest(module: torch.nn.Module) -> str:

@@ -7,13 +7,14 @@ without importing torch.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-__all__ = ["atomic_write_bytes", "sha256_file", "source_hash", "TRAINING_SOURCES"]
+__all__ = ["atomic_write_bytes", "sha256_file", "source_hash", "code_hash", "TRAINING_SOURCES"]
 
 PACKAGE = Path(__file__).resolve().parent
 
@@ -103,4 +104,35 @@ def source_hash(
         digest.update(path.relative_to(package).as_posix().encode())
         digest.update(b"\0")
         digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _without_docstrings(tree: ast.AST) -> ast.AST:
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def code_hash(package: str | os.PathLike = PACKAGE, names: Iterable[str] = TRAINING_SOURCES) -> str:
+    """sha256 over the *code* of the modules ``names`` of ``package``: their syntax trees
+    without docstrings and comments.
+
+    The result cache keys trained networks on this, so fixing a docstring or a comment of the
+    training code keeps every cached network, while any change to what the code does
+    retrains. A missing module raises ``FileNotFoundError``.
+    """
+    package = Path(package)
+    digest = hashlib.sha256()
+    for name in sorted(names):
+        path = package / name
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such module in {package}")
+        tree = _without_docstrings(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
+        digest.update(name.encode())
+        digest.update(b"\0")
+        digest.update(ast.dump(tree, include_attributes=False).encode())
     return digest.hexdigest()

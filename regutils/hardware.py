@@ -2,7 +2,7 @@
 
 One place decides both, so every chapter, the benchmark and the result cache agree:
 
-* :func:`device`: ``$REGUTILS_DEVICE`` or the best available (CUDA, Apple MPS, the CPU);
+* :func:`regutils.device`: ``$REGUTILS_DEVICE`` or the best available (CUDA, Apple MPS, the CPU);
 * :func:`precision`: ``"bf16"`` (bfloat16 autocast, float32 weights and optimizer state) where
   the hardware does bfloat16 arithmetic natively — a CUDA GPU that supports it, or a CPU with
   AVX512-BF16 or AMX, as reported by oneDNN's own CPUID check — and ``"fp32"`` elsewhere, where
@@ -90,7 +90,7 @@ def precision(requested: str | None = None, dev: torch.device | None = None) -> 
     """The precision training uses: ``"fp32"`` or ``"bf16"``.
 
     ``requested`` if given; else ``$REGUTILS_PRECISION`` if set; else ``"auto"``. ``"auto"``
-    picks ``"bf16"`` where :func:`native_bf16` holds for ``dev`` (default: :func:`device`),
+    picks ``"bf16"`` where :func:`native_bf16` holds for ``dev`` (default: :func:`regutils.device`),
     else ``"fp32"``. An explicit ``"bf16"`` is honoured even where it is emulated.
     """
     source = "precision" if requested is not None else PRECISION_ENV

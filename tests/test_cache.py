@@ -80,17 +80,24 @@ def test_source_change_changes_the_key(data, monkeypatch):
 
 
 def test_source_hash_covers_the_training_code_only(tmp_path):
-    """Editing a training module changes the key; editing a figure module does not."""
+    """Editing training code changes the key; a figure module or a docstring does not."""
     from regutils import fileio
 
     pkg = tmp_path / "pkg"
     shutil.copytree(ROOT / "regutils", pkg, ignore=shutil.ignore_patterns("__pycache__"))
-    before = fileio.source_hash(pkg, fileio.TRAINING_SOURCES)
+    before = fileio.code_hash(pkg, fileio.TRAINING_SOURCES)
     assert before == cache.source_hash()
-    (pkg / "widgets.py").write_text((pkg / "widgets.py").read_text() + "\n# edited\n")
-    assert fileio.source_hash(pkg, fileio.TRAINING_SOURCES) == before
-    (pkg / "training.py").write_text((pkg / "training.py").read_text() + "\n# edited\n")
-    assert fileio.source_hash(pkg, fileio.TRAINING_SOURCES) != before
+    (pkg / "widgets.py").write_text((pkg / "widgets.py").read_text() + "\nX = 1\n")
+    assert fileio.code_hash(pkg, fileio.TRAINING_SOURCES) == before
+    text = (pkg / "training.py").read_text()
+    edited = text.replace('"""The training loop', '"""The training loop (edited docstring)', 1)
+    (pkg / "training.py").write_text(edited + "\n# a comment\n")
+    assert edited != text and fileio.code_hash(pkg, fileio.TRAINING_SOURCES) == before
+    (pkg / "training.py").write_text(text.replace("step += 1", "step += 2", 1))
+    assert fileio.code_hash(pkg, fileio.TRAINING_SOURCES) != before
+    (pkg / "stacked.py").unlink()
+    with pytest.raises(FileNotFoundError, match="stacked.py: no such module"):
+        fileio.code_hash(pkg, fileio.TRAINING_SOURCES)
 
 
 def test_env_switch_disables_cache(data, cache_dir, monkeypatch):
