@@ -116,3 +116,9 @@ def test_threads_option(monkeypatch, capsys):
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_tensor_loader_rate_on_synthetic_data(monkeypatch):
+    monkeypatch.setattr(bench, "HIDDEN", (16,))
+    data = synthetic_mnist(n_train=256, n_val=64, n_test=8)
+    assert bench.bench_tensor_loader(data, warmup=1, steps=3) > 0
