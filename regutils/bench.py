@@ -40,12 +40,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .recipes import FULL_DATA
+from .recipes import FULL_DATA, HIDDEN
 
 #: The batch size the chapters train with (rows per optimizer step).
 BOOK_BATCH_SIZE = FULL_DATA["batch_size"]
 SWEEP_K = 16
-HIDDEN = (400, 400, 400, 400)
+
 LR = 1e-3
 VAL_ROWS = 1024
 
@@ -55,13 +55,11 @@ STEPS = {
     "full": {"warmup": 30, "loader": 600, "fit64": 600, "fit_book": 300, "sweep": 100, "gemm": 10},
 }
 
-
 def machine_description(dev: torch.device) -> str:
     """A one-line description of the device, its precision and the host's cores."""
     from .hardware import describe
 
     return f"{describe(dev)}; {os.cpu_count()} logical cores"
-
 
 def flops_per_sample(widths=(784, *HIDDEN, 10)) -> int:
     """Floating-point operations of one training sample of the MLP (multiply-add = 2).
@@ -72,7 +70,6 @@ def flops_per_sample(widths=(784, *HIDDEN, 10)) -> int:
     """
     macs = sum(a * b for a, b in zip(widths[:-1], widths[1:]))
     return 2 * (3 * macs - widths[0] * widths[1])
-
 
 def bench_gemm(dev: torch.device, dtype: torch.dtype, repeats: int, size: int = 2048) -> float:
     """GFLOP/s of a ``size``³ matrix product in ``dtype`` on ``dev`` (mean of ``repeats``)."""
@@ -87,13 +84,11 @@ def bench_gemm(dev: torch.device, dtype: torch.dtype, repeats: int, size: int = 
     _sync(dev)
     return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
 
-
 def _sync(dev: torch.device) -> None:
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     elif dev.type == "mps":
         torch.mps.synchronize()
-
 
 def _time_loader(loader, dev: torch.device, warmup: int, steps: int) -> float:
     """Samples/s of a plain training loop (the book's MLP, Adam) over ``loader``'s batches.
@@ -124,7 +119,6 @@ def _time_loader(loader, dev: torch.device, warmup: int, steps: int) -> float:
     _sync(dev)
     return steps * loader.batch_size / (time.perf_counter() - start)
 
-
 def bench_loader(dev: torch.device, warmup: int, steps: int, root) -> float:
     """(a) samples/s of the original DataLoader loop at batch 64 (per-image PIL transforms)."""
     from torch.utils.data import DataLoader
@@ -135,7 +129,6 @@ def bench_loader(dev: torch.device, warmup: int, steps: int, root) -> float:
     loader = DataLoader(ds, batch_size=64, shuffle=True, generator=torch.Generator().manual_seed(0))
     return _time_loader(loader, dev, warmup, steps)
 
-
 def bench_tensor_loader(data, warmup: int, steps: int) -> float:
     """(a') samples/s of a ``DataLoader`` over a ``TensorDataset`` of the book's tensors, batch 64."""
     from torch.utils.data import DataLoader, TensorDataset
@@ -144,11 +137,9 @@ def bench_tensor_loader(data, warmup: int, steps: int) -> float:
     loader = DataLoader(dataset, batch_size=64, shuffle=True, generator=torch.Generator().manual_seed(0))
     return _time_loader(loader, data.device, warmup, steps)
 
-
 def _bench_data(data, rows: int):
     small = replace(data, X_val=data.X_val[:VAL_ROWS], y_val=data.y_val[:VAL_ROWS])
     return small.subset(rows, seed=0)
-
 
 def bench_fit(data, batch_size: int, warmup: int, steps: int, precision: str | None = None) -> float:
     """(b) samples/s of ``fit`` at ``batch_size`` and ``precision`` (None: the book's choice)."""
@@ -160,7 +151,6 @@ def bench_fit(data, batch_size: int, warmup: int, steps: int, precision: str | N
     history = fit(MLP(hidden=HIDDEN, seed=0), _bench_data(data, steps * batch_size), **args)
     return steps * batch_size / history.wall_time_s
 
-
 def bench_sweep(data, k: int, warmup: int, steps: int) -> float:
     """(c) model-samples/s of ``sweep`` with ``k`` models (seeds 0..k-1) at batch 64."""
     from .sweeps import sweep
@@ -169,7 +159,6 @@ def bench_sweep(data, k: int, warmup: int, steps: int) -> float:
     sweep(configs, _bench_data(data, warmup * 64), epochs=1, batch_size=64, hidden=HIDDEN, progress=False)
     result = sweep(configs, _bench_data(data, steps * 64), epochs=1, batch_size=64, hidden=HIDDEN, progress=False)
     return k * steps * 64 / result.wall_time_s
-
 
 def run(quick: bool = False, device=None) -> dict:
     """Run every measurement and return the result dict (see the module docstring)."""
@@ -225,7 +214,6 @@ def run(quick: bool = False, device=None) -> dict:
         "date": time.strftime("%Y-%m-%d"),
     }
 
-
 def format_table(result: dict) -> str:
     """The result as a plain-text table."""
     bs, prec = result["book_batch_size"], result["precision"]
@@ -250,7 +238,6 @@ def format_table(result: dict) -> str:
         lines.append(f"{name:<40}{result[key]:>12.2f}x")
     return "\n".join(lines)
 
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m regutils.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer steps (under 2 minutes on a 2-core CPU)")
@@ -269,7 +256,6 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())
