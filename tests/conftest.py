@@ -86,3 +86,11 @@ def built_book(tmp_path_factory):
             log += f"\n--- {report.name}\n{report.read_text()}"
     assert proc.returncode == 0, log[-20000:]
     return out / "_build"
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_train_in_fp32(monkeypatch):
+    """Unit tests compare trained numbers with torch.optim's to float32 tolerances, so they
+    train in float32 even on hardware where the book would pick bfloat16 (a CPU with
+    AVX512-BF16 or AMX, a GPU); tests of the precision choice set their own value."""
+    monkeypatch.setenv("REGUTILS_PRECISION", "fp32")

@@ -122,3 +122,10 @@ def test_tensor_loader_rate_on_synthetic_data(monkeypatch):
     monkeypatch.setattr(bench, "HIDDEN", (16,))
     data = synthetic_mnist(n_train=256, n_val=64, n_test=8)
     assert bench.bench_tensor_loader(data, warmup=1, steps=3) > 0
+
+
+def test_every_timed_epoch_fits_in_the_training_rows():
+    for mode in bench.STEPS.values():
+        for key, batch in (("fit64", 64), ("fit_book", bench.BOOK_BATCH_SIZE), ("sweep", 64)):
+            assert mode[key] * batch <= 48_000, (key, mode)
+        assert (mode["warmup"] + mode["loader"]) * 64 <= 48_000

@@ -1,0 +1,64 @@
+"""regutils.hardware: the training precision and the device banner."""
+
+import pytest
+import torch
+
+import regutils as ru
+from regutils import hardware
+
+from _engine_fixtures import synthetic_mnist
+
+
+@pytest.fixture
+def no_env(monkeypatch):
+    monkeypatch.delenv("REGUTILS_PRECISION", raising=False)
+
+
+def test_auto_follows_native_support(no_env, monkeypatch):
+    monkeypatch.setattr(hardware, "native_bf16", lambda dev: True)
+    assert ru.precision(None, torch.device("cpu")) == "bf16"
+    monkeypatch.setattr(hardware, "native_bf16", lambda dev: False)
+    assert ru.precision(None, torch.device("cpu")) == "fp32"
+    assert ru.precision("auto", torch.device("cpu")) == "fp32"
+
+
+def test_environment_and_argument_override(monkeypatch):
+    monkeypatch.setattr(hardware, "native_bf16", lambda dev: True)
+    monkeypatch.setenv("REGUTILS_PRECISION", "fp32")
+    assert ru.precision(None, torch.device("cpu")) == "fp32"
+    assert ru.precision("bf16", torch.device("cpu")) == "bf16"  # the argument wins
+
+
+def test_bad_precision_names_its_source(monkeypatch):
+    with pytest.raises(ValueError, match=r"^precision must be one of 'auto', 'fp32', 'bf16', got 'fp16'"):
+        ru.precision("fp16")
+    monkeypatch.setenv("REGUTILS_PRECISION", "half")
+    with pytest.raises(ValueError, match=r"^REGUTILS_PRECISION must be one of 'auto', 'fp32', 'bf16', got 'half'"):
+        ru.precision()
+
+
+def test_native_bf16_matches_onednn_on_the_cpu():
+    hardware.native_bf16.cache_clear()
+    assert ru.native_bf16(torch.device("cpu")) == bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def test_banner_names_device_and_precision(monkeypatch):
+    monkeypatch.setattr(hardware, "native_bf16", lambda dev: False)
+    text = ru.describe_device(torch.device("cpu"), "fp32")
+    assert text.startswith("CPU: ") and "torch threads" in text and text.endswith("fp32 (no native bfloat16)")
+    assert ru.describe_device(torch.device("cpu"), "bf16").endswith("bf16 autocast")
+
+
+def test_bf16_training_keeps_fp32_weights_and_records_the_precision():
+    data = synthetic_mnist(n_train=128, n_val=32, n_test=8)
+    model = ru.MLP(hidden=(16,), seed=0)
+    h = ru.fit(model, data, epochs=1, lr=1e-2, batch_size=32, precision="bf16", progress=False)
+    assert h.config["precision"] == "bf16"
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    r = ru.sweep([{"seed": 0}], data, hidden=(16,), epochs=1, batch_size=32, precision="bf16", progress=False)
+    assert r.histories[0].config["precision"] == "bf16"
+    assert all(v.dtype == torch.float32 for v in r.states[0].values())
+    # the fp32 path is unchanged by the precision machinery: same seed, same numbers
+    a = ru.fit(ru.MLP(hidden=(16,), seed=0), data, epochs=1, lr=1e-2, batch_size=32, precision="fp32", progress=False)
+    b = ru.fit(ru.MLP(hidden=(16,), seed=0), data, epochs=1, lr=1e-2, batch_size=32, progress=False)
+    assert a.val_loss == b.val_loss and b.config["precision"] == "fp32"
