@@ -59,9 +59,14 @@ def test_source_hash_sees_every_module(tmp_path):
     (pkg / "sub").mkdir(parents=True)
     (pkg / "a.py").write_text("x = 1\n")
     (pkg / "sub" / "b.py").write_text("y = 2\n")
+    (pkg / "data_files").mkdir()
+    (pkg / "data_files" / "bench.json").write_text("{}\n")
     first = build_book.source_hash(pkg)
     (pkg / "sub" / "b.py").write_text("y = 3\n")
-    assert build_book.source_hash(pkg) != first
+    second = build_book.source_hash(pkg)
+    assert second != first
+    (pkg / "data_files" / "bench.json").write_text('{"a": 1}\n')  # chapters read these
+    assert build_book.source_hash(pkg) != second
 
 
 @pytest.mark.slow
@@ -89,3 +94,13 @@ def test_every_toc_page_is_built_with_its_figures(built_book):
         for src in local:
             assert (page.parent / src).resolve().is_file(), f"{doc}: image {src} is missing"
         assert "Traceback" not in html, f"{doc}: a traceback is shown on the page"
+
+
+def test_cpu_note_reads_the_bf16_flags(tmp_path):
+    with_bf16 = tmp_path / "a"
+    with_bf16.write_text("processor : 0\nflags : fpu avx2 avx512f avx512_bf16\n")
+    without = tmp_path / "b"
+    without.write_text("processor : 0\nflags : fpu avx avx2\n")
+    assert "natively" in build_book.cpu_precision_note(with_bf16)
+    assert "no native bfloat16" in build_book.cpu_precision_note(without)
+    assert "unknown" in build_book.cpu_precision_note(tmp_path / "missing")
