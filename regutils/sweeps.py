@@ -259,8 +259,8 @@ def sweep(
         One ``tqdm.auto`` bar per chunk; ``None`` defers to ``REGUTILS_PROGRESS``.
     cache
         Use the on-disk result cache (:mod:`regutils.cache`), keyed by the resolved
-        configurations, the shared settings, ``data.spec``, the device type and the source
-        of ``regutils``.
+        configurations, the shared settings, ``data.spec`` and a digest of the data
+        tensors, the device type and the training code (its syntax, not its docstrings).
 
     Returns
     -------
