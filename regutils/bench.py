@@ -3,19 +3,20 @@
 Measures, on one machine in one run, training samples per second of the book's MLP
 (784-400-400-400-400-10, ReLU, Adam lr 1e-3, no dropout) trained
 
-(a) the original notebooks' way: ``torchvision.datasets.MNIST`` with the per-sample
-    transforms ``ToTensor()`` and ``Normalize((0.1307,), (0.3081,))``, a ``DataLoader``
-    (batch 64, shuffled, no worker processes), model and batches moved to the device;
-(a') the peer a careful user writes: a ``DataLoader`` over a ``TensorDataset`` of the same
-    normalized tensors the book uses (batch 64, shuffled, float32);
-(b) with :func:`regutils.fit` at batch 64, at batch 128 in float32, and with the book's recipe
-    (batch :data:`BOOK_BATCH_SIZE`, the precision :func:`regutils.hardware.precision` picks here);
-(c) with :func:`regutils.sweep`, K = 16 models at batch 64 (model-samples per second: the
-    samples each model processed, summed over the K models);
-(d) the matrix-product roof: a 2048 x 2048 x 2048 product in float32 and, where the device
-    does bfloat16 natively, in bfloat16 (GFLOP/s). ``roof_fraction`` is the book recipe's
-    samples/s over the samples/s that roof allows at the recipe's precision, one training
-    sample of this MLP costing :func:`flops_per_sample` floating-point operations.
+* (a) the original notebooks' way: ``torchvision.datasets.MNIST`` with the per-sample
+  transforms ``ToTensor()`` and ``Normalize((0.1307,), (0.3081,))``, a ``DataLoader``
+  (batch 64, shuffled, no worker processes), model and batches moved to the device;
+* (a') the peer a careful user writes: a ``DataLoader`` over a ``TensorDataset`` of the same
+  normalized tensors the book uses (batch 64, shuffled, float32);
+* (b) with :func:`regutils.fit` at batch 64, at batch 128 in float32, and with the book's
+  recipe (batch :data:`BOOK_BATCH_SIZE`, the precision :func:`regutils.hardware.precision`
+  picks here);
+* (c) with :func:`regutils.sweep`, K = 16 models at batch 64 (model-samples per second: the
+  samples each model processed, summed over the K models);
+* (d) the matrix-product roof: a 2048 x 2048 x 2048 product in float32 and, where the device
+  does bfloat16 natively, in bfloat16 (GFLOP/s). ``roof_fraction`` is the book recipe's
+  samples/s over the samples/s that roof allows at the recipe's precision, one training
+  sample of this MLP costing :func:`flops_per_sample` floating-point operations.
 
 Every measurement first runs warm-up steps (allocation, kernel selection, caches), then
 times a fixed number of optimizer steps. For (b) and (c) that is one ``fit``/``sweep`` epoch

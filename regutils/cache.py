@@ -76,6 +76,7 @@ _FORMAT = 2
 _MAGIC = b"regutils-cache"
 
 # What each kind's caller reads from an entry (regutils.training.fit, regutils.sweeps.sweep).
+#: The keys (and their types) a cached entry of each kind must hold to be returned.
 REQUIRED = {
     "fit": ("history", "state_dict"),
     "sweep": ("histories", "states", "chunks", "wall_time_s", "early_states"),

@@ -1,8 +1,8 @@
 """Evaluation: the one loop that scores logits in batches, and what is built on it.
 
 :func:`loss_and_correct` is that loop; ``fit`` and ``sweep`` call it on the validation set
-after every epoch (for one network or a stack of them), and :func:`predict` and
-:func:`evaluate` use the same batching for a trained classifier's loss, accuracy, F1 scores
+after every epoch (for one network or a stack of them), and :func:`regutils.predict` and
+:func:`regutils.evaluate` use the same batching for a trained classifier's loss, accuracy, F1 scores
 and confusion matrix on one split.
 """
 

@@ -21,6 +21,7 @@ PACKAGE = Path(__file__).resolve().parent
 # The modules whose code decides what a trained network is. The result cache keys trained
 # runs on these only (and on a digest of the data tensors themselves, not on the loader), so
 # editing a figure or a chapter helper never forces a retrain; any change here does.
+#: The training modules whose code keys the result cache (see :func:`code_hash`).
 TRAINING_SOURCES = (
     "early_stopping.py",
     "evaluation.py",

@@ -398,7 +398,7 @@ def plot_seed_intervals(
     title: str | None = None,
     colors: Mapping[str, str] | None = None,
 ):
-    """Mean over seeds with its t-interval (:func:`regutils.summarize_seeds`), against a hyperparameter.
+    """Mean over seeds with its t-interval (:func:`regutils.stats.summarize_seeds`), against a hyperparameter.
 
     Unlike :func:`plot_sweep` (mean ± one standard deviation), the error bar here is the
     ``confidence`` interval of the mean, ``t_{(1+c)/2, n-1} · sd / sqrt(n)``, and every seed's

@@ -34,6 +34,7 @@ __all__ = [
 COMPARISONS_PREFIX = "comparisons__"
 TABLE_PREFIX = "table__"
 # every comparison record has these keys (extra keys are kept as they are)
+#: The keys every comparison record holds.
 COMPARISON_FIELDS = (
     "page", "data", "metric", "a", "b", "n_pairs",
     "delta", "ci_low", "ci_high", "p_value", "method",

@@ -51,9 +51,10 @@ __all__ = [
     "fit_subset",
 ]
 
+#: Hidden-layer widths of the book's network.
 HIDDEN = (400, 400, 400, 400)
 
-# keyword arguments of regutils.sweep shared by every full-data run
+#: Keyword arguments of :func:`regutils.sweep` shared by every full-data run.
 FULL_DATA = dict(
     hidden=HIDDEN,
     epochs=30,  # passes over the 48,000 training rows (5,640 Adam steps)
@@ -62,12 +63,17 @@ FULL_DATA = dict(
     optimizer="adam",
     lr_schedule="cosine",
 )
-EXPERIMENT_P = 0.2  # dropout probability after every hidden layer
-EXPERIMENT_WEIGHT_DECAY = 1e-4  # coupled L2: Adam(weight_decay=1e-4) on the weight matrices
-EXPERIMENT_PATIENCE = 3  # epochs without a lower validation loss before early stopping fires
-SEEDS = (0, 1, 2)  # seed s: the same initial weights and batch order for every configuration
+#: Dropout probability after every hidden layer in the experiments.
+EXPERIMENT_P = 0.2
+#: Coupled L2 of the experiments: ``Adam(weight_decay=1e-4)`` on the weight matrices.
+EXPERIMENT_WEIGHT_DECAY = 1e-4
+#: Epochs without a lower validation loss before early stopping fires.
+EXPERIMENT_PATIENCE = 3
+#: Seed ``s`` gives every configuration the same initial weights and batch order.
+SEEDS = (0, 1, 2)
 
 # the trained configurations; early stopping is read off each of them (stop_early=False)
+#: The trained full-data configurations.
 FULL_LABELS = ("none", "weight decay", "weight decay + dropout")
 
 
@@ -101,6 +107,7 @@ def full_data_model(result, label: str, seed: int, *, early_stopped: bool = Fals
 
 
 # The small-data regime: keyword arguments and choices, with units in the comments.
+#: The small noisy-data regime (sizes, noise, seeds, steps, candidates).
 REGIME = dict(
     sizes=(1_000, 4_000),  # training rows, each a fixed random draw (seed 0) from the 48,000
     label_noise=0.2,  # fraction of training labels replaced by a random wrong class
