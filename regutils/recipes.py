@@ -131,22 +131,30 @@ def regime_data(data, n_train: int):
     return small.with_label_noise(REGIME["label_noise"], seed=0)
 
 
-def regime_configs() -> list[dict]:
-    """The unregularized network and every candidate of :data:`REGIME`, for every seed.
+def regime_configs(technique: str | None = None) -> list[dict]:
+    """Configurations of the regime for one technique (``None``: all), every seed each.
 
-    Labels: ``"none"`` and e.g. ``"dropout p=0.5"``, ``"AdamW weight decay 3"``.
+    ``"unregularized"``: the network without regularization (label ``"none"``), on which early
+    stopping watches; ``"dropout"`` and ``"weight decay"``: every candidate of
+    :data:`REGIME`, with labels such as ``"dropout p=0.5"`` or ``"AdamW weight decay 3"``.
     """
-    configs = [dict(label="none", seed=s) for s in REGIME["seeds"]]
-    for technique, options in REGIME["candidates"].items():
+    groups = {"unregularized": [dict(label="none")]}
+    for name, options in REGIME["candidates"].items():
+        groups[name] = []
         for option in options:
             value = option.get("p", option.get("weight_decay"))
             label = f"dropout p={value:g}" if "p" in option else f"AdamW weight decay {value:g}"
-            configs += [dict(label=label, technique=technique, seed=s, **option) for s in REGIME["seeds"]]
-    return configs
+            groups[name].append(dict(label=label, **option))
+    if technique is not None and technique not in groups:
+        raise ValueError(f"technique must be one of {', '.join(map(repr, groups))}, got {technique!r}")
+    chosen = groups if technique is None else {technique: groups[technique]}
+    return [dict(c, seed=s) for options in chosen.values() for c in options for s in REGIME["seeds"]]
 
 
-def run_regime(data, n_train: int):
-    """:func:`regutils.sweep` of :func:`regime_configs` on :func:`regime_data`, cached.
+def run_regime(data, n_train: int, technique: str = "unregularized"):
+    """``(small, result)``: :func:`regutils.sweep` of one technique's :func:`regime_configs` on
+    :func:`regime_data`, cached (one cache entry per technique and size, so changing one
+    technique's candidates retrains only that technique).
 
     Early stopping watches every run (``stop_early=False``), so the unregularized runs also
     give the early-stopped networks, paired with them on the same trajectory.
@@ -156,11 +164,49 @@ def run_regime(data, n_train: int):
     small = regime_data(data, n_train)
     batches = -(-n_train // REGIME["fit"]["batch_size"])
     epochs = max(1, REGIME["steps"] // batches)
-    configs = [{k: v for k, v in c.items() if k != "technique"} for c in regime_configs()]
     result = sweep(
-        configs, small, **REGIME["fit"], epochs=epochs, patience=REGIME["patience"], stop_early=False, cache=True
+        regime_configs(technique), small, **REGIME["fit"], epochs=epochs,
+        patience=REGIME["patience"], stop_early=False, cache=True,
     )
     return small, result
+
+
+def _errors(result, small, i: int, early_stopped: bool = False) -> tuple[float, float]:
+    from .evaluation import evaluate
+
+    model = result.model(i, early_stopped=early_stopped)
+    return evaluate(model, small, "val")["error"], evaluate(model, small, "test")["error"]
+
+
+def score_regime(data, n_train: int):
+    """Validation and test error of every network of the regime at ``n_train``, and each
+    technique's choice (trains what the cache does not hold).
+
+    Returns a pandas DataFrame with one row per (``technique``, ``candidate``, ``seed``):
+    ``technique`` is ``"unregularized"`` (the last epoch's weights of ``"none"``),
+    ``"early stopping"`` (the weights early stopping would have restored on the same runs),
+    ``"dropout"`` or ``"weight decay"``; ``val_error`` and ``test_error`` are fractions;
+    ``chosen`` marks, per technique, the candidate with the lowest mean *validation* error
+    over the seeds (the test set plays no part in the choice).
+    """
+    import pandas as pd
+
+    rows = []
+    for technique in ("unregularized", *REGIME["candidates"]):
+        small, result = run_regime(data, n_train, technique)
+        for i, cfg in enumerate(result.configs):
+            val, test = _errors(result, small, i)
+            rows.append(dict(technique=technique, candidate=cfg["label"], seed=cfg["seed"],
+                             val_error=val, test_error=test))
+            if technique == "unregularized":
+                val, test = _errors(result, small, i, early_stopped=True)
+                rows.append(dict(technique="early stopping", candidate=f"patience {REGIME['patience']}",
+                                 seed=cfg["seed"], val_error=val, test_error=test))
+    frame = pd.DataFrame(rows)
+    mean_val = frame.groupby(["technique", "candidate"])["val_error"].mean()
+    best = set(mean_val.groupby(level="technique").idxmin())
+    frame["chosen"] = [(t, c) in best for t, c in zip(frame["technique"], frame["candidate"])]
+    return frame
 
 
 # Small clean data for the chapters' illustrations (a rate or decay curve, a stopping point):
@@ -213,40 +259,3 @@ def indices(result, label: str) -> list[int]:
         labels = sorted({str(c.get("label")) for c in result.configs})
         raise KeyError(f"no configuration labelled {label!r}; labels: {', '.join(labels)}")
     return found
-
-
-def _errors(result, small, i: int, early_stopped: bool = False) -> tuple[float, float]:
-    from .evaluation import evaluate
-
-    model = result.model(i, early_stopped=early_stopped)
-    return evaluate(model, small, "val")["error"], evaluate(model, small, "test")["error"]
-
-
-def score_regime(small, result):
-    """Validation and test error of every network of :func:`run_regime`, and each technique's choice.
-
-    Returns a pandas DataFrame with one row per (``technique``, ``seed``): ``technique`` is
-    ``"unregularized"`` (the last epoch's weights of ``"none"``), ``"early stopping"`` (the
-    weights early stopping would have restored on the same runs), ``"dropout"`` and
-    ``"weight decay"``; ``candidate`` is the configuration label; ``val_error`` and
-    ``test_error`` are fractions; ``chosen`` marks, per technique, the candidate with the
-    lowest mean *validation* error over the seeds (the test set plays no part in the choice).
-    """
-    import pandas as pd
-
-    technique_of = {c["label"]: c.get("technique", "unregularized") for c in regime_configs()}
-    rows = []
-    for i, cfg in enumerate(result.configs):
-        label = cfg["label"]
-        technique = technique_of[label]
-        val, test = _errors(result, small, i)
-        rows.append(dict(technique=technique, candidate=label, seed=cfg["seed"], val_error=val, test_error=test))
-        if label == "none":
-            val, test = _errors(result, small, i, early_stopped=True)
-            rows.append(dict(technique="early stopping", candidate=f"patience {REGIME['patience']}",
-                             seed=cfg["seed"], val_error=val, test_error=test))
-    frame = pd.DataFrame(rows)
-    mean_val = frame.groupby(["technique", "candidate"])["val_error"].mean()
-    best = mean_val.groupby(level="technique").idxmin()
-    frame["chosen"] = [(t, c) in set(best) for t, c in zip(frame["technique"], frame["candidate"])]
-    return frame

@@ -82,6 +82,11 @@ def test_regime_configs_cover_every_candidate_with_every_seed():
     assert len(labels) == 1 + n_candidates
     for label in labels:
         assert [c["seed"] for c in configs if c["label"] == label] == list(recipes.REGIME["seeds"])
+    by_technique = [recipes.regime_configs(t) for t in ("unregularized", *recipes.REGIME["candidates"])]
+    assert sum(len(g) for g in by_technique) == len(configs)
+    assert {c["label"] for c in recipes.regime_configs("unregularized")} == {"none"}
+    with pytest.raises(ValueError, match="^technique must be one of 'unregularized', 'dropout', 'weight decay', got 'lasso'"):
+        recipes.regime_configs("lasso")
 
 
 def test_subset_data_sizes():
