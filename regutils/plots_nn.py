@@ -315,7 +315,7 @@ def plot_reliability(calibrations: Mapping[str, dict], *, ax=None, title: str | 
         ax.scatter(conf, acc, s=8 + 6 * np.sqrt(count), color=color, alpha=0.6, zorder=3, linewidths=0)
     ax.set(xlabel="confidence (largest predicted probability)", ylabel="accuracy", title=title)
     ax.set_aspect("equal", adjustable="box")
-    ax.set(xlim=(0, 1.02), ylim=(0, 1.02))
+    ax.set(xlim=(-0.02, 1.02), ylim=(-0.02, 1.02))
     ax.legend(fontsize=8, loc="upper left")
     return ax
 
