@@ -16,7 +16,6 @@ from .plots import _axes
 __all__ = [
     "NN_COLORS",
     "plot_learning_curves",
-    "plot_sweep",
     "plot_confusion",
     "plot_predictions",
     "plot_reliability",
@@ -117,66 +116,6 @@ def plot_learning_curves(
     )
     if ylim is not None:
         ax.set_ylim(ylim)
-    ax.legend(fontsize=8)
-    return ax
-
-
-def plot_sweep(
-    values,
-    series: Mapping[str, np.ndarray],
-    *,
-    xlabel: str,
-    ylabel: str,
-    logx: bool = False,
-    show_seeds: bool = True,
-    ax=None,
-    title: str | None = None,
-    colors: Mapping[str, str] | None = None,
-):
-    """Mean ± one standard deviation over seeds, against a hyperparameter.
-
-    Parameters
-    ----------
-    values
-        The hyperparameter values, shape ``(k,)``.
-    series
-        Name → scores of shape ``(k, seeds)``: row ``i`` holds the seeds' results at
-        ``values[i]``. The error bar is the sample standard deviation (``ddof=1``; none with
-        one seed).
-    show_seeds
-        Also draw every seed's result as a small dot.
-    logx
-        Logarithmic x axis (values must be > 0).
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-        One errorbar container per series, in ``ax.containers``, in the order of ``series``.
-    """
-    x = np.asarray(values, dtype=float)
-    if x.ndim != 1 or x.size == 0:
-        raise ValueError(f"values must be a non-empty 1-d sequence, got shape {x.shape}")
-    if not series:
-        raise ValueError("series is empty: need at least one name -> (k, seeds) array")
-    if logx and np.any(x <= 0):
-        raise ValueError("logx=True needs values > 0")
-    ax = _axes(ax)
-    for i, (name, scores) in enumerate(series.items()):
-        s = np.asarray(scores, dtype=float)
-        if s.ndim == 1:
-            s = s[:, None]
-        if s.ndim != 2 or s.shape[0] != x.size:
-            raise ValueError(f"series {name!r} must have shape ({x.size}, seeds), got {np.shape(scores)}")
-        color = (colors or {}).get(name, f"C{i}")
-        mean = s.mean(axis=1)
-        std = s.std(axis=1, ddof=1) if s.shape[1] > 1 else np.zeros_like(mean)
-        ax.errorbar(x, mean, yerr=std, fmt="o-", color=color, capsize=4, lw=1.6, label=name)
-        if show_seeds and s.shape[1] > 1:
-            xs = np.repeat(x, s.shape[1])
-            ax.scatter(xs, s.ravel(), s=10, color=color, alpha=0.45, zorder=3, linewidths=0)
-    if logx:
-        ax.set_xscale("log")
-    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.legend(fontsize=8)
     return ax
 
@@ -400,8 +339,7 @@ def plot_seed_intervals(
 ):
     """Mean over seeds with its t-interval (:func:`regutils.stats.summarize_seeds`), against a hyperparameter.
 
-    Unlike :func:`plot_sweep` (mean ± one standard deviation), the error bar here is the
-    ``confidence`` interval of the mean, ``t_{(1+c)/2, n-1} · sd / sqrt(n)``, and every seed's
+    The error bar is the ``confidence`` interval of the mean, ``t_{(1+c)/2, n-1} · sd / sqrt(n)``, and every seed's
     value is drawn as a dot.
 
     Parameters

@@ -76,40 +76,6 @@ def test_learning_curves_bad_input(kwargs, error, message):
         plots_nn.plot_learning_curves(**kwargs)
 
 
-def test_sweep_error_bars_are_mean_and_sample_std():
-    values = [0.0, 0.25, 0.5]
-    scores = np.array([[1.0, 2.0, 3.0], [2.0, 2.0, 2.0], [4.0, 6.0, 8.0]])
-    ax = plots_nn.plot_sweep(values, {"test": scores}, xlabel="p", ylabel="error")
-    (container,) = ax.containers
-    line, _, (bars,) = container
-    np.testing.assert_allclose(line.get_ydata(), [2.0, 2.0, 6.0])
-    # sample std (n - 1): 1, 0, 2 -> bar segments from mean - std to mean + std
-    segments = bars.get_segments()
-    np.testing.assert_allclose([s[:, 1] for s in segments], [[1.0, 3.0], [2.0, 2.0], [4.0, 8.0]])
-    # every seed is drawn as a dot
-    assert ax.collections[-1].get_offsets().shape == (9, 2)
-
-
-def test_sweep_accepts_one_seed_and_log_axis():
-    ax = plots_nn.plot_sweep([1e-4, 1e-3], {"a": [1.0, 2.0], "b": [[3.0], [4.0]]}, xlabel="x", ylabel="y", logx=True)
-    assert ax.get_xscale() == "log"
-    assert len(ax.containers) == 2
-
-
-@pytest.mark.parametrize(
-    "values, series, kwargs, message",
-    [
-        ([], {"a": []}, {}, "non-empty 1-d"),
-        ([1.0, 2.0], {}, {}, "series is empty"),
-        ([1.0, 2.0], {"a": np.zeros((3, 2))}, {}, r"shape \(2, seeds\)"),
-        ([0.0, 1.0], {"a": np.zeros((2, 2))}, {"logx": True}, "values > 0"),
-    ],
-)
-def test_sweep_bad_input(values, series, kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        plots_nn.plot_sweep(values, series, xlabel="x", ylabel="y", **kwargs)
-
-
 def test_confusion_shows_off_diagonal_counts_and_hides_diagonal():
     cm = np.array([[50, 2, 0], [1, 40, 3], [0, 0, 30]])
     ax = plots_nn.plot_confusion(cm)
