@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .plots import _axes
+from .plots_linear import _axes
 
 __all__ = [
     "NN_COLORS",

@@ -1,4 +1,4 @@
-"""regutils.plots: each function draws what it is given and rejects mismatched input."""
+"""regutils.plots_linear: each function draws what it is given and rejects mismatched input."""
 
 import matplotlib
 
@@ -9,7 +9,7 @@ import pytest  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from regutils import plots  # noqa: E402
+from regutils import plots_linear as plots  # noqa: E402
 from regutils.penalties import CoefPath  # noqa: E402
 
 

@@ -1,5 +1,7 @@
-"""Figures for the chapters. Every function takes results and returns a matplotlib Figure or
-Axes; none of them fits a model.
+"""Figures of the linear-model chapters: constraint regions, shrinkage, coefficient paths, error
+curves, bias and variance, selection frequencies. Every function takes results and returns a
+matplotlib Figure or Axes; none of them fits a model. (The networks' figures are in
+:mod:`regutils.plots_nn`, those of comparison records in :mod:`regutils.plots_comparisons`.)
 """
 
 from __future__ import annotations
