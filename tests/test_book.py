@@ -104,3 +104,18 @@ def test_cpu_note_reads_the_bf16_flags(tmp_path):
     assert "natively" in build_book.cpu_precision_note(with_bf16)
     assert "no native bfloat16" in build_book.cpu_precision_note(without)
     assert "unknown" in build_book.cpu_precision_note(tmp_path / "missing")
+
+
+def test_a_changed_regutils_rebuilds_every_page(tmp_path, monkeypatch):
+    """Sphinx re-reads only changed pages; after a regutils change the build passes --all."""
+    calls = []
+    monkeypatch.setattr(build_book.subprocess, "call", lambda cmd, cwd: calls.append(cmd) or 0)
+    monkeypatch.setattr(build_book, "source_hash", lambda: "one source")
+    (tmp_path / "_build" / ".jupyter_cache").mkdir(parents=True)
+    assert build_book.main(["--path-output", str(tmp_path)]) == 0  # no stamp yet: stale
+    assert "--all" in calls[-1]
+    assert build_book.main(["--path-output", str(tmp_path)]) == 0  # same source
+    assert "--all" not in calls[-1]
+    monkeypatch.setattr(build_book, "source_hash", lambda: "another source")
+    assert build_book.main(["--path-output", str(tmp_path)]) == 0
+    assert "--all" in calls[-1] and all(f in calls[-1] for f in build_book.FLAGS)

@@ -86,13 +86,17 @@ def main(argv: list[str] | None = None) -> int:
     # Progress bars are for people watching a notebook run; on a built page they are litter.
     os.environ.setdefault("REGUTILS_PROGRESS", "0")
     print(cpu_precision_note(), flush=True)
-    if invalidate_stale_cache(out / "_build"):
-        print("regutils changed since the last build: execution cache emptied", flush=True)
+    stale = invalidate_stale_cache(out / "_build")
+    if stale:
+        print("regutils changed since the last build: execution cache emptied, every page rebuilt", flush=True)
     cmd = [
         str(Path(sys.executable).with_name("jupyter-book")),
         "build",
         str(ROOT),
         *FLAGS,
+        # Sphinx re-reads only the pages whose text changed; after a change to regutils every
+        # page must be read (and so executed) again, or unchanged pages keep stale outputs
+        *(["--all"] if stale else []),
         "--path-output",
         str(out),
     ]
