@@ -36,15 +36,16 @@ def source_hash(package: Path = ROOT / "regutils") -> str:
 
 
 def invalidate_stale_cache(build_dir: Path) -> bool:
-    """Empty ``build_dir/.jupyter_cache`` if ``regutils`` changed since it was filled.
+    """Empty ``build_dir/.jupyter_cache`` if ``regutils`` changed since the last build.
 
-    Returns True when the cache was emptied.
+    Returns True when ``regutils`` changed (or no build recorded its hash yet): the caller
+    then rebuilds every page.
     """
     cache = build_dir / ".jupyter_cache"
     stamp = build_dir / ".regutils-source-hash"
     current = source_hash()
-    stale = cache.exists() and (not stamp.exists() or stamp.read_text().strip() != current)
-    if stale:
+    stale = not stamp.exists() or stamp.read_text().strip() != current
+    if stale and cache.exists():
         shutil.rmtree(cache)
     build_dir.mkdir(parents=True, exist_ok=True)
     stamp.write_text(current + "\n")
