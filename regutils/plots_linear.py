@@ -190,6 +190,15 @@ def plot_coef_and_mse(path, mse: dict, *, true_coef=None, groups=None, chosen_al
     return ax
 
 
+def _shade_blocks(ax, groups) -> None:
+    """Shade each correlated block of features (``groups[j] >= 0``), alternating greys."""
+    if groups is None:
+        return
+    for g in sorted(set(int(v) for v in groups if v >= 0)):
+        idx = np.flatnonzero(np.asarray(groups) == g)
+        ax.axvspan(idx.min() - 0.5, idx.max() + 0.5, color="0.93" if g % 2 else "0.87", zorder=0)
+
+
 def plot_coef_comparison(coefs: dict, *, true_coef=None, groups=None, feature_names=None, ax=None):
     """Coefficients of several models side by side, one marker per feature and model.
 
@@ -202,10 +211,7 @@ def plot_coef_comparison(coefs: dict, *, true_coef=None, groups=None, feature_na
         raise ValueError("coefs is empty")
     n = len(np.asarray(coefs[names[0]]))
     x = np.arange(n)
-    if groups is not None:
-        for g in sorted(set(int(v) for v in groups if v >= 0)):
-            idx = np.flatnonzero(np.asarray(groups) == g)
-            ax.axvspan(idx.min() - 0.5, idx.max() + 0.5, color="0.93" if g % 2 else "0.87", zorder=0)
+    _shade_blocks(ax, groups)
     if true_coef is not None:
         ax.bar(x, true_coef, width=0.8, color="none", edgecolor="k", lw=1, label="true", zorder=1)
     offsets = np.linspace(-0.25, 0.25, len(names)) if len(names) > 1 else [0.0]
@@ -310,10 +316,7 @@ def plot_selection_frequency(freqs: dict, *, true_coef=None, groups=None, featur
         raise ValueError("freqs is empty")
     n = len(np.asarray(freqs[names[0]]))
     x = np.arange(n)
-    if groups is not None:
-        for g in sorted(set(int(v) for v in groups if v >= 0)):
-            idx = np.flatnonzero(np.asarray(groups) == g)
-            ax.axvspan(idx.min() - 0.5, idx.max() + 0.5, color="0.93" if g % 2 else "0.87", zorder=0)
+    _shade_blocks(ax, groups)
     width = 0.8 / len(names)
     for i, (name, f) in enumerate(freqs.items()):
         f = np.asarray(f, dtype=float)
