@@ -94,6 +94,9 @@ _EXPORTS = {
     "calibration": "stats",
     "summarize_seeds": "stats",
     "comparison_table": "stats",
+    "decision": "stats",
+    "describe": "stats",
+    "name_list": "stats",
     # figures of comparison records
     "plot_reductions": "plots_comparisons",
     # interactive figures

@@ -17,6 +17,8 @@ interval ``[ci_low, ci_high]`` is a ``confidence`` (default 95 %) interval for i
 - :func:`summarize_seeds`: mean over seeds with a t-interval half-width, for error bars that
   are intervals rather than standard deviations.
 - :func:`comparison_table`: records as a table for the pages.
+- :func:`decision` and :func:`describe`: a record in words, so that a page's sentences are
+  read off its records and stay true on any machine the book is built on.
 
 Only numpy and scipy are imported here (pandas on first use of :func:`comparison_table`); torch
 tensors are accepted anywhere an array is and converted on the CPU.
@@ -38,6 +40,9 @@ __all__ = [
     "calibration",
     "summarize_seeds",
     "comparison_table",
+    "decision",
+    "describe",
+    "name_list",
 ]
 
 # record key -> column heading of comparison_table
@@ -479,3 +484,92 @@ def comparison_table(records) -> "pandas.DataFrame":  # noqa: F821 (pandas is im
             raise ValueError(f"{wanted}, got one missing {', '.join(missing)}")
     rows = [{_COLUMNS[k]: record[k] for k in RECORD_KEYS} for record in records]
     return pd.DataFrame(rows, columns=list(_COLUMNS.values()))
+
+
+# --------------------------------------------------------------------------- records in words
+
+
+def _check_record(record) -> dict:
+    if not isinstance(record, dict):
+        raise ValueError(f"record must be a comparison record (a dict), got {type(record).__name__}")
+    missing = [k for k in ("delta", "ci_low", "ci_high", "p_value") if k not in record]
+    if missing:
+        raise ValueError(f"record must be a comparison record, got one missing {', '.join(missing)}")
+    for key in ("delta", "ci_low", "ci_high", "p_value"):
+        value = record[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"record[{key!r}] must be a finite number, got {value!r}")
+    if not record["ci_low"] <= record["delta"] <= record["ci_high"]:
+        raise ValueError(
+            f"record's interval [{record['ci_low']}, {record['ci_high']}] must contain its "
+            f"delta {record['delta']}"
+        )
+    return record
+
+
+def decision(record) -> str:
+    """What a comparison record decides about ``a − b``, in one word.
+
+    ``"lower"`` when the whole interval is below zero (A is decidedly lower than B),
+    ``"higher"`` when it is above zero, ``"not decided"`` when it contains zero. An interval
+    that touches zero counts as containing it.
+
+    Raises
+    ------
+    ValueError
+        If ``record`` is not a dict with finite ``delta``, ``ci_low``, ``ci_high`` and
+        ``p_value``, or its interval does not contain its ``delta``.
+    """
+    record = _check_record(record)
+    if record["ci_high"] < 0:
+        return "lower"
+    if record["ci_low"] > 0:
+        return "higher"
+    return "not decided"
+
+
+def describe(record, *, scale=1.0, fmt=".2f") -> str:
+    """A record's difference, interval and p-value as text: ``-0.031 [-0.040, -0.022], p = 0.004``.
+
+    ``delta``, ``ci_low`` and ``ci_high`` are multiplied by ``scale`` (100 turns an error
+    fraction into percentage points) and written with the format spec ``fmt``, the difference
+    with its sign; the p-value has two significant digits.
+
+    Raises
+    ------
+    ValueError
+        As :func:`decision`; also if ``scale`` is not a positive finite number or ``fmt`` is not
+        a float format spec.
+    """
+    record = _check_record(record)
+    scale = check_real("scale", scale, 0, None, closed="right")
+    if not isinstance(fmt, str):
+        raise ValueError(f"fmt must be a format spec such as '.2f', got {fmt!r}")
+    try:
+        delta = format(scale * record["delta"], "+" + fmt.lstrip("+"))
+        low, high = (format(scale * record[k], fmt) for k in ("ci_low", "ci_high"))
+    except ValueError:
+        raise ValueError(f"fmt must be a format spec such as '.2f', got {fmt!r}") from None
+    return f"{delta} [{low}, {high}], p = {record['p_value']:.2g}"
+
+
+def name_list(names, *, empty="none", style="*") -> str:
+    """Names as an English list in markdown: ``*a*``, ``*a* and *b*``, ``*a*, *b* and *c*``.
+
+    ``style`` is put on both sides of every name (``"*"`` for emphasis, ``""`` for none);
+    an empty list gives ``empty``.
+
+    Raises
+    ------
+    ValueError
+        If ``names`` is not a list or tuple of non-empty strings.
+    """
+    if not isinstance(names, (list, tuple)):
+        raise ValueError(f"names must be a list of strings, got {type(names).__name__}")
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"names[{i}] must be a non-empty string, got {name!r}")
+    marked = [f"{style}{n}{style}" for n in names]
+    if not marked:
+        return empty
+    return marked[0] if len(marked) == 1 else ", ".join(marked[:-1]) + " and " + marked[-1]

@@ -424,3 +424,60 @@ def test_import_needs_neither_torch_nor_pandas():
     code = "import sys, regutils.stats; print('torch' in sys.modules, 'pandas' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+# --------------------------------------------------------------------------- records in words
+
+
+def _rec(delta, low, high, p=0.5):
+    return {"delta": delta, "ci_low": low, "ci_high": high, "p_value": p}
+
+
+@pytest.mark.parametrize(
+    "low, high, word",
+    [(-0.3, -0.1, "lower"), (0.1, 0.3, "higher"), (-0.1, 0.3, "not decided"), (0.0, 0.3, "not decided"), (-0.3, 0.0, "not decided")],
+)
+def test_decision_reads_the_interval(low, high, word):
+    assert stats.decision(_rec((low + high) / 2, low, high)) == word
+
+
+def test_decision_agrees_with_a_real_paired_comparison():
+    a, b = np.array([1.0, 1.1, 0.9, 1.05]), np.array([1.5, 1.7, 1.4, 1.6])
+    record = stats.paired_comparison(a, b, page="p", data="d", metric="m", a_label="A", b_label="B")
+    assert record["ci_high"] < 0 and stats.decision(record) == "lower"
+    assert stats.decision(stats.paired_comparison(b, a, page="p", data="d", metric="m", a_label="B", b_label="A")) == "higher"
+
+
+def test_describe_scales_signs_and_rounds():
+    record = _rec(-0.00031, -0.0004, -0.0002, p=0.0041)
+    assert stats.describe(record, scale=100) == "-0.03 [-0.04, -0.02], p = 0.0041"
+    assert stats.describe(record, fmt=".4f") == "-0.0003 [-0.0004, -0.0002], p = 0.0041"
+    assert stats.describe(_rec(0.5, -1, 2, p=0.73), fmt=".1f") == "+0.5 [-1.0, 2.0], p = 0.73"
+
+
+def test_name_list_is_an_english_list():
+    assert stats.name_list([]) == "none"
+    assert stats.name_list([], empty="no configuration") == "no configuration"
+    assert stats.name_list(["a"]) == "*a*"
+    assert stats.name_list(["a", "b"]) == "*a* and *b*"
+    assert stats.name_list(("a", "b", "c"), style="") == "a, b and c"
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: stats.decision([1, 2]), r"^record must be a comparison record \(a dict\), got list$"),
+        (lambda: stats.decision({"delta": 0.1}), r"^record must be a comparison record, got one missing ci_low, ci_high, p_value$"),
+        (lambda: stats.decision(_rec(float("nan"), 0, 1)), r"^record\['delta'\] must be a finite number, got nan$"),
+        (lambda: stats.decision(_rec(True, 0, 1)), r"^record\['delta'\] must be a finite number, got True$"),
+        (lambda: stats.decision(_rec(2.0, 0, 1)), r"^record's interval \[0, 1\] must contain its delta 2.0$"),
+        (lambda: stats.describe(_rec(0.5, 0, 1), scale=0), r"^scale must be a finite number > 0, got 0$"),
+        (lambda: stats.describe(_rec(0.5, 0, 1), fmt="d"), r"^fmt must be a format spec such as '.2f', got 'd'$"),
+        (lambda: stats.describe(_rec(0.5, 0, 1), fmt=2), r"^fmt must be a format spec such as '.2f', got 2$"),
+        (lambda: stats.name_list("ab"), r"^names must be a list of strings, got str$"),
+        (lambda: stats.name_list(["a", ""]), r"^names\[1\] must be a non-empty string, got ''$"),
+    ],
+)
+def test_records_in_words_reject_bad_input(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
