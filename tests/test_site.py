@@ -219,6 +219,8 @@ def test_data_links_name_what_the_page_published():
         "<p>see {doc}`experiments` and {cite}`x2020`</p>",
         "<p>```{literalinclude} ../regutils/models.py</p>",
         "<p>{{ substitution }}</p>",
+        "<p>lower for (*weight decay* and *all three*)</p>",
+        "<p>the module `regutils.stats`</p>",
     ],
 )
 def test_the_checker_finds_raw_myst_in_a_page(markup):
@@ -231,7 +233,9 @@ def test_the_checker_ignores_code_and_math():
     <pre>:::{dropdown}</pre>
     <span class="math notranslate">\\(\\frac{1}{2n}\\)</span>
     <div class="math">$$\\operatorname{sign}(w)$$</div>
-    <p>a set {k} and {x:g} formatting in prose</p>
+    <p>a set {k} and {x:g} formatting in prose, a product a * b and 2*3 = 6</p>
+    <p>keyword-only <code class="docutils literal">*args</code> and `</p>
+    <dt class="sig sig-object py"><span class="sig-name">name_list</span>(names, *, style='*')</dt>
     <script>var a = "{glue}`x`";</script>
     </body></html>"""
     assert myst_check.unrendered_in_html(page) == []

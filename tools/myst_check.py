@@ -14,7 +14,9 @@ What counts, outside code blocks and math:
 - a directive fence, a line opening with ```` ```{name} ```` or ``:::{name}``, or a bare
   ``:::`` line that closes one;
 - a label target, a line ``(name)=``;
-- a substitution, ``{{ name }}``.
+- a substitution, ``{{ name }}``;
+- on a built page only, markdown markup shown as text: ``*emphasis*`` or ```code``` (a glued
+  text value holding markdown, which ``{glue:text}`` shows verbatim; ``{glue:md}`` renders it).
 """
 
 from __future__ import annotations
@@ -73,21 +75,33 @@ def unrendered_in_markdown(markdown: str) -> list[str]:
 _SKIPPED_TAGS = ("pre", "script", "style", "textarea", "svg")
 
 
-def html_text(html: str) -> str:
-    """The visible text of an HTML page, without code blocks, scripts and typeset math."""
+def html_text(html: str, inline_code: bool = True) -> str:
+    """The visible text of an HTML page, without code blocks, scripts and typeset math.
+
+    ``inline_code=False`` also drops inline code and API signatures, whose asterisks and
+    backticks are meant.
+    """
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(html, "html.parser")
-    for tag in soup(_SKIPPED_TAGS):
+    for tag in soup(_SKIPPED_TAGS if inline_code else (*_SKIPPED_TAGS, "code")):
         tag.decompose()
-    for tag in soup.select(".highlight, .math, .MathJax, mjx-container"):
+    skipped = ".highlight, .math, .MathJax, mjx-container" + ("" if inline_code else ", .sig")
+    for tag in soup.select(skipped):
         tag.decompose()
     return soup.get_text("")
 
 
+# markdown markup as visible text: *emphasis* (not a lone * or a product a * b) and `code`
+MARKUP = re.compile(r"(?<![\w*])\*(?![\s*])[^*\n]{1,80}?(?<![\s*])\*(?![\w*])|`[^`\n]+`")
+
+
 def unrendered_in_html(html: str) -> list[str]:
-    """The MyST constructs left in the visible text of a built page (see :func:`unrendered`)."""
-    text = html_text(html)
+    """The MyST constructs and markdown markup left in the visible text of a built page."""
+    text, prose = (_without_math(html_text(html, code)) for code in (True, False))
+    return unrendered(text) + [m.group(0) for m in MARKUP.finditer(prose)]
+
+
+def _without_math(text: str) -> str:
     text = _DISPLAY_MATH.sub("", text)
-    text = re.sub(r"\\\(.*?\\\)|\\\[.*?\\\]", "", text, flags=re.S)
-    return unrendered(text)
+    return re.sub(r"\\\(.*?\\\)|\\\[.*?\\\]", "", text, flags=re.S)
