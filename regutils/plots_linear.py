@@ -190,6 +190,12 @@ def plot_coef_and_mse(path, mse: dict, *, true_coef=None, groups=None, chosen_al
     return ax
 
 
+def _model_color(name: str, i: int) -> str:
+    """The role colour of a model named like ``"Lasso (CV)"`` or ``"elastic net"``, else ``C{i}``."""
+    key = name.lower().replace(" ", "")
+    return next((COLORS[k] for k in ("ols", "ridge", "lasso", "elasticnet") if key.startswith(k)), f"C{i}")
+
+
 def _shade_blocks(ax, groups) -> None:
     """Shade each correlated block of features (``groups[j] >= 0``), alternating greys."""
     if groups is None:
@@ -220,8 +226,7 @@ def plot_coef_comparison(coefs: dict, *, true_coef=None, groups=None, feature_na
         w = np.asarray(w, dtype=float)
         if w.shape != (n,):
             raise ValueError(f"coefs[{name!r}] has shape {w.shape}, expected ({n},)")
-        key = name.lower().replace(" ", "")
-        color = next((COLORS[k] for k in ("ols", "ridge", "lasso", "elasticnet") if key.startswith(k)), f"C{i}")
+        color = _model_color(name, i)
         zero = w == 0
         ax.scatter(x[~zero] + offsets[i], w[~zero], s=18, marker=markers[i % 5], color=color, label=name, zorder=3)
         ax.scatter(x[zero] + offsets[i], w[zero], s=18, marker=markers[i % 5], facecolor="none", edgecolor=color, lw=0.8, zorder=3)
@@ -322,8 +327,7 @@ def plot_selection_frequency(freqs: dict, *, true_coef=None, groups=None, featur
         f = np.asarray(f, dtype=float)
         if f.shape != (n,) or np.any((f < 0) | (f > 1)):
             raise ValueError(f"freqs[{name!r}] must be {n} values in [0, 1]")
-        key = name.lower().replace(" ", "")
-        color = next((COLORS[k] for k in ("ridge", "lasso", "elasticnet") if key.startswith(k)), f"C{i}")
+        color = _model_color(name, i)
         ax.bar(x + (i - (len(names) - 1) / 2) * width, f, width=width, color=color, label=name, zorder=2)
     if true_coef is not None:
         support = np.flatnonzero(np.asarray(true_coef) != 0)
