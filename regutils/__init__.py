@@ -95,6 +95,7 @@ _EXPORTS = {
     "summarize_seeds": "stats",
     "comparison_table": "stats",
     "decision": "stats",
+    "verdict": "stats",
     "describe": "stats",
     "name_list": "stats",
     # figures of comparison records

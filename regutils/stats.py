@@ -17,7 +17,7 @@ interval ``[ci_low, ci_high]`` is a ``confidence`` (default 95 %) interval for i
 - :func:`summarize_seeds`: mean over seeds with a t-interval half-width, for error bars that
   are intervals rather than standard deviations.
 - :func:`comparison_table`: records as a table for the pages.
-- :func:`decision` and :func:`describe`: a record in words, so that a page's sentences are
+- :func:`decision`, :func:`verdict` and :func:`describe`: a record in words, so that a page's sentences are
   read off its records and stay true on any machine the book is built on.
 
 Only numpy and scipy are imported here (pandas on first use of :func:`comparison_table`); torch
@@ -41,6 +41,7 @@ __all__ = [
     "summarize_seeds",
     "comparison_table",
     "decision",
+    "verdict",
     "describe",
     "name_list",
 ]
@@ -526,6 +527,22 @@ def decision(record) -> str:
     if record["ci_low"] > 0:
         return "higher"
     return "not decided"
+
+
+#: The words of :func:`decision`, in the order a page lists them.
+DECISIONS = ("lower", "higher", "not decided")
+_VERDICTS = {"lower": "decidedly lower", "higher": "decidedly higher", "not decided": "not decided"}
+
+
+def verdict(record) -> str:
+    """:func:`decision` as a page says it: ``"decidedly lower"``, ``"decidedly higher"`` or ``"not decided"``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`decision`.
+    """
+    return _VERDICTS[decision(record)]
 
 
 def describe(record, *, scale=1.0, fmt=".2f") -> str:

@@ -481,3 +481,12 @@ def test_name_list_is_an_english_list():
 def test_records_in_words_reject_bad_input(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_verdict_is_the_decision_in_a_pages_words():
+    assert [stats.verdict(_rec((lo + hi) / 2, lo, hi)) for lo, hi in [(-3, -1), (1, 3), (-1, 1)]] == [
+        "decidedly lower", "decidedly higher", "not decided",
+    ]  # fmt: skip
+    assert {stats.decision(_rec((lo + hi) / 2, lo, hi)) for lo, hi in [(-3, -1), (1, 3), (-1, 1)]} == set(stats.DECISIONS)
+    with pytest.raises(ValueError, match=r"^record must be a comparison record \(a dict\), got list$"):
+        stats.verdict([1, 2])
