@@ -75,21 +75,21 @@ def unrendered_in_markdown(markdown: str) -> list[str]:
 _SKIPPED_TAGS = ("pre", "script", "style", "textarea", "svg")
 
 
-def html_text(html: str, inline_code: bool = True) -> str:
-    """The visible text of an HTML page, without code blocks, scripts and typeset math.
-
-    ``inline_code=False`` also drops inline code and API signatures, whose asterisks and
-    backticks are meant.
-    """
+def html_texts(html: str) -> tuple[str, str]:
+    """The visible text of an HTML page, without code blocks, scripts and typeset math; and
+    the same without inline code and API signatures either, whose asterisks and backticks are
+    meant. The page is parsed once for both."""
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(html, "html.parser")
-    for tag in soup(_SKIPPED_TAGS if inline_code else (*_SKIPPED_TAGS, "code")):
+    for tag in soup(_SKIPPED_TAGS):
         tag.decompose()
-    skipped = ".highlight, .math, .MathJax, mjx-container" + ("" if inline_code else ", .sig")
-    for tag in soup.select(skipped):
+    for tag in soup.select(".highlight, .math, .MathJax, mjx-container"):
         tag.decompose()
-    return soup.get_text("")
+    text = soup.get_text("")
+    for tag in soup.select("code, .sig"):
+        tag.decompose()
+    return text, soup.get_text("")
 
 
 # markdown markup as visible text: *emphasis* (not a lone * or a product a * b) and `code`
@@ -98,7 +98,7 @@ MARKUP = re.compile(r"(?<![\w*])\*(?![\s*])[^*\n]{1,80}?(?<![\s*])\*(?![\w*])|`[
 
 def unrendered_in_html(html: str) -> list[str]:
     """The MyST constructs and markdown markup left in the visible text of a built page."""
-    text, prose = (_without_math(html_text(html, code)) for code in (True, False))
+    text, prose = (_without_math(t) for t in html_texts(html))
     return unrendered(text) + [m.group(0) for m in MARKUP.finditer(prose)]
 
 
