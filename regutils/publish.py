@@ -41,6 +41,7 @@ COMPARISON_FIELDS = (
 )  # fmt: skip
 _TEXT_FIELDS = ("page", "data", "metric", "a", "b", "method")
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+_FRACTION = re.compile(r"\b(?:error|accuracy|ECE)\b", re.I)  # metrics kept as fractions
 
 
 class _Text:
@@ -79,7 +80,9 @@ def comparison_record(record: dict) -> dict:
 
     Text fields must be non-empty strings; ``n_pairs`` an integer >= 1; ``delta``, ``ci_low``,
     ``ci_high`` finite numbers with ``ci_low <= ci_high``; ``p_value`` in [0, 1] or None
-    (a method that gives no p-value).
+    (a method that gives no p-value). A metric named an error, accuracy or ECE is a fraction
+    in [0, 1] on every page (pages show it in percentage points), so its ``delta`` and
+    interval lie in [-1, 1].
     """
     if not isinstance(record, dict):
         raise ValueError(f"a comparison record must be a dict, got {type(record).__name__}")
@@ -96,6 +99,12 @@ def comparison_record(record: dict) -> dict:
     out["p_value"] = check_real("p_value", out["p_value"], 0, 1, allow_none=True)
     if out["ci_low"] > out["ci_high"]:
         raise ValueError(f"ci_low must be <= ci_high, got {out['ci_low']} > {out['ci_high']}")
+    if _FRACTION.search(out["metric"]) and max(abs(out[k]) for k in ("delta", "ci_low", "ci_high")) > 1:
+        raise ValueError(
+            f"metric {out['metric']!r} is a fraction, so delta, ci_low and ci_high lie in [-1, 1]; "
+            f"got delta={out['delta']}, interval [{out['ci_low']}, {out['ci_high']}] "
+            "(percentage points? divide by 100)"
+        )
     try:
         json.dumps(out, allow_nan=False)
     except (TypeError, ValueError) as err:
@@ -134,8 +143,8 @@ def publish_comparisons(records: list[dict], key: str = "main") -> list[dict]:
 
     Each record is a dict with at least the keys of :data:`COMPARISON_FIELDS`
     (``page, data, metric, a, b, n_pairs, delta, ci_low, ci_high, p_value, method``):
-    ``delta`` is the mean paired difference ``metric(b) - metric(a)`` (or as ``method`` says),
-    ``[ci_low, ci_high]`` its confidence interval. ``key`` tells apart several calls on one
+    ``delta`` is the mean paired difference ``metric(a) - metric(b)`` (``a`` the configuration
+    under test, ``b`` the reference), ``[ci_low, ci_high]`` its confidence interval. ``key`` tells apart several calls on one
     page. Nothing is displayed. Returns the checked records.
     """
     _check_name("key", key)

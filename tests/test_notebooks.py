@@ -140,9 +140,13 @@ def test_the_checker_counts_what_is_left():
     raw = (
         "Lowest at {glue:text}`best`.\n\n:::{dropdown} Solution\ntext\n:::\n\n(fig-x)=\n"
         "{cite}`a` and {{ sub }}\n\n```python\nprint(f'{glue:text}`x`')\n```\n$\\frac{1}{2}$"
+        " $\\texttt{l1\\_ratio}$ $\\mathtt{l1\\_ratio}$"
     )
     found = myst_check.unrendered_in_markdown(raw)
-    assert found == [":::{dropdown} Solution", ":::", "(fig-x)=", "{{ sub }}", "{glue:text}`best`", "{cite}`a`"]
+    assert found == [
+        ":::{dropdown} Solution", ":::", "(fig-x)=", "{{ sub }}", "{glue:text}`best`", "{cite}`a`",
+        "\\texttt{l1\\_ratio}",
+    ]
 
 
 # --------------------------------------------------------------------------- the notebook

@@ -60,12 +60,19 @@ def test_comparisons_are_glued_as_json_under_the_reserved_name(glued):
         ({"p_value": 1.5}, "p_value must be a finite number in [0, 1]"),
         ({"ci_low": 0.1}, "ci_low must be <= ci_high"),
         ({"extra": object()}, "not JSON data"),
+        (dict(delta=-1.2, ci_low=-2.0, ci_high=-0.4), "'test error' is a fraction"),
+        (dict(metric="validation ECE", ci_low=-1.5), "percentage points. divide by 100"),
     ],
 )
 def test_bad_records_are_refused_before_anything_is_glued(glued, change, message):
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
         ru.publish_comparisons([RECORD, {**RECORD, **change}])
     assert glued == []
+
+
+def test_a_loss_may_differ_by_more_than_one(glued):
+    [record] = ru.publish_comparisons([{**RECORD, "metric": "test loss", "delta": -1.05, "ci_low": -1.13}])
+    assert record["delta"] == -1.05
 
 
 def test_a_missing_field_is_named(glued):

@@ -221,6 +221,8 @@ def test_data_links_name_what_the_page_published():
         "<p>{{ substitution }}</p>",
         "<p>lower for (*weight decay* and *all three*)</p>",
         "<p>the module `regutils.stats`</p>",
+        '<p><span class="math notranslate">\\(\\texttt{weight\\_decay}\\)</span></p>',
+        "<div class=\"math\">\\[\\text{l1\\_ratio}\\]</div>",
     ],
 )
 def test_the_checker_finds_raw_myst_in_a_page(markup):
@@ -232,6 +234,7 @@ def test_the_checker_ignores_code_and_math():
     <div class="highlight"><pre>print(f"{glue:text}`x`")</pre></div>
     <pre>:::{dropdown}</pre>
     <span class="math notranslate">\\(\\frac{1}{2n}\\)</span>
+    <span class="math notranslate">\\(\\mathtt{weight\\_decay}\\cdot\\text{lr}\\)</span>
     <div class="math">$$\\operatorname{sign}(w)$$</div>
     <p>a set {k} and {x:g} formatting in prose, a product a * b and 2*3 = 6</p>
     <p>keyword-only <code class="docutils literal">*args</code> and `</p>
