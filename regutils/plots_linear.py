@@ -205,19 +205,25 @@ def _shade_blocks(ax, groups) -> None:
         ax.axvspan(idx.min() - 0.5, idx.max() + 0.5, color="0.93" if g % 2 else "0.87", zorder=0)
 
 
+def _per_feature_axes(ax, series: dict, what: str, groups, figsize):
+    """``(ax, names, n, x)`` for a figure with one value per feature and series: the axes with
+    the correlated blocks shaded, the series names, the number of features and their positions."""
+    ax = _axes(ax, figsize=figsize)
+    names = list(series)
+    if not names:
+        raise ValueError(f"{what} is empty")
+    n = len(np.asarray(series[names[0]]))
+    _shade_blocks(ax, groups)
+    return ax, names, n, np.arange(n)
+
+
 def plot_coef_comparison(coefs: dict, *, true_coef=None, groups=None, feature_names=None, ax=None):
     """Coefficients of several models side by side, one marker per feature and model.
 
     Correlated blocks are shaded and labelled; the true coefficients (if given) are drawn as
     black bars.
     """
-    ax = _axes(ax, figsize=(10, 3.8))
-    names = list(coefs)
-    if not names:
-        raise ValueError("coefs is empty")
-    n = len(np.asarray(coefs[names[0]]))
-    x = np.arange(n)
-    _shade_blocks(ax, groups)
+    ax, names, n, x = _per_feature_axes(ax, coefs, "coefs", groups, figsize=(10, 3.8))
     if true_coef is not None:
         ax.bar(x, true_coef, width=0.8, color="none", edgecolor="k", lw=1, label="true", zorder=1)
     offsets = np.linspace(-0.25, 0.25, len(names)) if len(names) > 1 else [0.0]
@@ -315,13 +321,7 @@ def plot_selection_frequency(freqs: dict, *, true_coef=None, groups=None, featur
     Correlated blocks are shaded; features in the true support (``true_coef != 0``) are marked
     with a black dot at 1.
     """
-    ax = _axes(ax, figsize=(10, 3.4))
-    names = list(freqs)
-    if not names:
-        raise ValueError("freqs is empty")
-    n = len(np.asarray(freqs[names[0]]))
-    x = np.arange(n)
-    _shade_blocks(ax, groups)
+    ax, names, n, x = _per_feature_axes(ax, freqs, "freqs", groups, figsize=(10, 3.4))
     width = 0.8 / len(names)
     for i, (name, f) in enumerate(freqs.items()):
         f = np.asarray(f, dtype=float)
