@@ -99,7 +99,7 @@ _EXPORTS = {
     "describe": "stats",
     "name_list": "stats",
     # figures of comparison records
-    "plot_reductions": "plots_comparisons",
+    "plot_differences": "plots_comparisons",
     # interactive figures
     "frame_slider": "widgets",
     "figure_to_png": "widgets",

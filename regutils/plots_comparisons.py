@@ -2,8 +2,9 @@
 
 A record says how much configuration ``a`` changed a metric against reference ``b``
 (``delta`` = mean of ``a − b`` over paired seeds, with ``ci_low``/``ci_high``). These figures
-draw the *reduction* ``b − a`` (positive = the technique helped) with its 95 % interval, one
-line per technique, against a covariate such as the training-set size. They take records and
+draw that difference (negative = the technique lowered the metric) with its 95 % interval,
+the same sign the pages quote, one line per technique, against a covariate such as the
+training-set size. They take records and
 return the matplotlib Axes; they never train.
 """
 
@@ -11,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-__all__ = ["plot_reductions"]
+__all__ = ["plot_differences"]
 
 
-def plot_reductions(
+def plot_differences(
     records: Sequence[dict],
     *,
     x: Callable[[dict], float],
@@ -24,25 +25,30 @@ def plot_reductions(
     logx: bool = False,
     ax=None,
 ):
-    """Reduction ``-(delta)`` of each record, with its interval, against ``x(record)``.
+    """Each record's difference ``delta`` (A − B), with its interval, against ``x(record)``.
 
     One line and colour per distinct ``record["a"]``, points ordered by ``x``; error bars
-    from ``-ci_high`` to ``-ci_low``; a dashed line at zero (no effect). Values are multiplied
-    by ``scale`` (100: fractions shown as percentage points).
+    from ``ci_low`` to ``ci_high``; a dashed line at zero (no effect), so a technique that
+    lowers the metric lies below it. Values are multiplied by ``scale`` (100: fractions shown
+    as percentage points). The y-label names the records' metric.
 
     Raises
     ------
     ValueError
-        If ``records`` is empty or a record lacks ``a``, ``delta``, ``ci_low`` or ``ci_high``.
+        If ``records`` is empty, a record lacks ``a``, ``metric``, ``delta``, ``ci_low`` or
+        ``ci_high``, or the records measure different metrics.
     """
     import matplotlib.pyplot as plt
 
     if len(records) == 0:
         raise ValueError("records is empty")
     for i, r in enumerate(records):
-        missing = {"a", "delta", "ci_low", "ci_high"} - set(r)
+        missing = {"a", "metric", "delta", "ci_low", "ci_high"} - set(r)
         if missing:
             raise ValueError(f"records[{i}] has no {', '.join(sorted(missing))}")
+    metrics = sorted({r["metric"] for r in records})
+    if len(metrics) > 1:
+        raise ValueError(f"records measure different metrics ({', '.join(metrics)}): draw one at a time")
     if ax is None:
         _, ax = plt.subplots(figsize=(6.4, 4.0), layout="constrained")
     labels = list(dict.fromkeys(r["a"] for r in records))
@@ -50,14 +56,14 @@ def plot_reductions(
     for label in labels:
         rows = sorted((r for r in records if r["a"] == label), key=x)
         xs = [x(r) * (10 ** offsets[label] if logx else 1) for r in rows]
-        ys = [-scale * r["delta"] for r in rows]
-        lo = [y + scale * r["ci_high"] for y, r in zip(ys, rows)]  # y − (−ci_high)
-        hi = [-scale * r["ci_low"] - y for y, r in zip(ys, rows)]
-        ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=4, label=label)
+        ys = [scale * r["delta"] for r in rows]
+        below = [y - scale * r["ci_low"] for y, r in zip(ys, rows)]
+        above = [scale * r["ci_high"] - y for y, r in zip(ys, rows)]
+        ax.errorbar(xs, ys, yerr=[below, above], marker="o", capsize=4, label=label)
     ax.axhline(0.0, color="0.4", linestyle="--", linewidth=1)
     if logx:
         ax.set_xscale("log")
     ax.set_xlabel(xlabel)
-    ax.set_ylabel(f"reduction in test error ({unit})")
+    ax.set_ylabel(f"{metrics[0]}, with minus without ({unit})")
     ax.legend(frameon=False)
     return ax

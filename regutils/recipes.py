@@ -39,6 +39,7 @@ __all__ = [
     "run_full_data",
     "full_data_model",
     "REGIME",
+    "WEIGHT_DECAY_PILOTS",
     "regime_data",
     "regime_configs",
     "run_regime",
@@ -119,10 +120,23 @@ REGIME = dict(
     candidates={  # each technique's strengths, chosen on validation error per size
         "dropout": [dict(p=0.2), dict(p=0.5)],
         # coupled L2 (the experiments' form) and decoupled AdamW, the best of each kind in
-        # pilots (1,000 rows, seeds 0-1, validation error): no strength tried — coupled 1e-3,
-        # 1e-2; AdamW 0.1 to 100; plain SGD with L2 — lowered it clearly
+        # the pilots of WEIGHT_DECAY_PILOTS
         "weight decay": [dict(weight_decay=1e-3), dict(weight_decay=0.3, decoupled=True)],
     },
+)
+
+#: How weight decay's candidates in :data:`REGIME` were drawn up: pilot runs judged on
+#: validation error only, before the regime's runs; the best strength of each kind was kept.
+WEIGHT_DECAY_PILOTS = dict(
+    n_train=1_000,  # the regime's smallest size, with its label noise
+    seeds=(0, 1),  # two of the regime's seeds
+    metric="validation error",
+    tried=(
+        "Adam with coupled L2 (weight_decay 1e-3 and 1e-2)",
+        "AdamW (weight_decay from 0.1 to 100)",
+        "plain SGD with L2",
+    ),
+    lowered_clearly=False,  # no strength tried lowered validation error clearly
 )
 
 
