@@ -94,6 +94,8 @@ _EXPORTS = {
     "calibration": "stats",
     "summarize_seeds": "stats",
     "comparison_table": "stats",
+    "metric_unit": "stats",
+    "units_table": "stats",
     "decision": "stats",
     "verdict": "stats",
     "describe": "stats",

@@ -20,6 +20,7 @@ import math
 import re
 
 from regutils.checks import check_int, check_real
+from regutils.stats import metric_unit
 
 __all__ = [
     "COMPARISON_FIELDS",
@@ -41,7 +42,6 @@ COMPARISON_FIELDS = (
 )  # fmt: skip
 _TEXT_FIELDS = ("page", "data", "metric", "a", "b", "method")
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-_FRACTION = re.compile(r"\b(?:error|accuracy|ECE)\b", re.I)  # metrics kept as fractions
 
 
 class _Text:
@@ -99,7 +99,7 @@ def comparison_record(record: dict) -> dict:
     out["p_value"] = check_real("p_value", out["p_value"], 0, 1, allow_none=True)
     if out["ci_low"] > out["ci_high"]:
         raise ValueError(f"ci_low must be <= ci_high, got {out['ci_low']} > {out['ci_high']}")
-    if _FRACTION.search(out["metric"]) and max(abs(out[k]) for k in ("delta", "ci_low", "ci_high")) > 1:
+    if metric_unit(out["metric"])[0] != 1.0 and max(abs(out[k]) for k in ("delta", "ci_low", "ci_high")) > 1:
         raise ValueError(
             f"metric {out['metric']!r} is a fraction, so delta, ci_low and ci_high lie in [-1, 1]; "
             f"got delta={out['delta']}, interval [{out['ci_low']}, {out['ci_high']}] "

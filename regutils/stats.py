@@ -27,6 +27,7 @@ tensors are accepted anywhere an array is and converted on the CPU.
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 from scipy import stats as _st
@@ -40,6 +41,8 @@ __all__ = [
     "calibration",
     "summarize_seeds",
     "comparison_table",
+    "metric_unit",
+    "units_table",
     "decision",
     "verdict",
     "describe",
@@ -62,6 +65,8 @@ _COLUMNS = {
     "method": "test",
 }
 RECORD_KEYS = tuple(_COLUMNS)
+# metrics that are fractions in [0, 1] (pages show their differences in percentage points)
+_FRACTION_METRIC = re.compile(r"\b(?:error|accuracy|ECE)\b", re.I)
 
 # Rows of ``probs`` must sum to 1 within this: float32 softmax is off by ~1e-7, so this only
 # catches logits or unnormalized scores passed by mistake.
@@ -485,6 +490,41 @@ def comparison_table(records) -> "pandas.DataFrame":  # noqa: F821 (pandas is im
             raise ValueError(f"{wanted}, got one missing {', '.join(missing)}")
     rows = [{_COLUMNS[k]: record[k] for k in RECORD_KEYS} for record in records]
     return pd.DataFrame(rows, columns=list(_COLUMNS.values()))
+
+
+def metric_unit(metric: str) -> tuple[float, str]:
+    """How a page shows a difference in ``metric``: ``(scale, unit)``.
+
+    Errors, accuracies and ECE are fractions in every record and are shown in percentage
+    points, ``(100.0, "percentage points")``; a loss is cross-entropy, ``(1.0, "nats")``;
+    anything else is shown as it is, ``(1.0, "")``.
+    """
+    if not isinstance(metric, str) or not metric:
+        raise ValueError(f"metric must be a non-empty string, got {metric!r}")
+    if _FRACTION_METRIC.search(metric):
+        return 100.0, "percentage points"
+    return 1.0, "nats" if re.search(r"\bloss\b", metric, re.I) else ""
+
+
+def units_table(records) -> "pandas.DataFrame":  # noqa: F821
+    """Comparison records as a page shows them: one row per record, indexed by
+    ``"<metric> (<unit>)"``, with columns ``A, B, pairs, A − B, CI low, CI high, p-value`` and
+    the differences in each metric's unit (:func:`metric_unit`). The records keep fractions.
+    A ``data`` column comes first where the records differ in their training data.
+
+    Raises
+    ------
+    ValueError
+        As :func:`comparison_table`.
+    """
+    table = comparison_table(records).drop(columns=["page", "CI level", "test"])
+    if table["data"].nunique() <= 1:
+        table = table.drop(columns="data")
+    scales, units = zip(*map(metric_unit, table["metric"])) if len(table) else ((), ())
+    for column in ("A − B", "CI low", "CI high"):
+        table[column] = table[column] * list(scales)
+    table.index = [f"{m} ({u})" if u else m for m, u in zip(table.pop("metric"), units)]
+    return table
 
 
 # --------------------------------------------------------------------------- records in words

@@ -412,6 +412,41 @@ def test_comparison_table_rejects_bad_input(records, message):
         stats.comparison_table(records)
 
 
+@pytest.mark.parametrize(
+    "metric, expected",
+    [
+        ("test error", (100.0, "percentage points")),
+        ("validation error of the restored weights", (100.0, "percentage points")),
+        ("test ECE", (100.0, "percentage points")),
+        ("training accuracy", (100.0, "percentage points")),
+        ("test loss", (1.0, "nats")),
+        ("epochs", (1.0, "")),
+        ("errors per class", (1.0, "")),  # a count, not the word "error"
+    ],
+)
+def test_metric_unit(metric, expected):
+    assert stats.metric_unit(metric) == expected
+
+
+def test_metric_unit_rejects_a_non_name():
+    with pytest.raises(ValueError, match=r"^metric must be a non-empty string, got None$"):
+        stats.metric_unit(None)
+
+
+def test_units_table_shows_errors_in_points_and_losses_in_nats():
+    error = stats.paired_comparison([0.02, 0.03, 0.025], [0.03, 0.035, 0.03], **LABELS)
+    loss = stats.paired_comparison([0.5, 0.6, 0.55], [0.7, 0.75, 0.8], **{**LABELS, "metric": "test loss"})
+    table = stats.units_table([error, loss])
+    assert list(table.index) == ["test error (percentage points)", "test loss (nats)"]
+    assert list(table.columns) == ["A", "B", "pairs", "A − B", "CI low", "CI high", "p-value"]
+    np.testing.assert_allclose(table["A − B"], [100 * error["delta"], loss["delta"]])
+    np.testing.assert_allclose(table["CI high"], [100 * error["ci_high"], loss["ci_high"]])
+    assert error["delta"] == pytest.approx(-0.0066666, rel=1e-4)  # the record keeps the fraction
+    assert len(stats.units_table([])) == 0
+    other = {**error, "data": "n_train=1000"}
+    assert list(stats.units_table([error, other]).columns)[:2] == ["data", "A"]  # data differ: shown
+
+
 # --------------------------------------------------------------------------- the package
 
 
