@@ -585,29 +585,34 @@ def verdict(record) -> str:
     return _VERDICTS[decision(record)]
 
 
-def describe(record, *, scale=1.0, fmt=".2f") -> str:
+def describe(record, *, scale=1.0, fmt=".2f", unit="") -> str:
     """A record's difference, interval and p-value as text: ``-0.031 [-0.040, -0.022], p = 0.004``.
 
     ``delta``, ``ci_low`` and ``ci_high`` are multiplied by ``scale`` (100 turns an error
     fraction into percentage points) and written with the format spec ``fmt``, the difference
-    with its sign; the p-value has two significant digits.
+    with its sign; the p-value has two significant digits. A ``unit`` follows the interval:
+    ``-3.72 [-5.22, -2.23] percentage points, p = 0.0023`` (:func:`metric_unit` gives a
+    metric's ``scale`` and ``unit``).
 
     Raises
     ------
     ValueError
-        As :func:`decision`; also if ``scale`` is not a positive finite number or ``fmt`` is not
-        a float format spec.
+        As :func:`decision`; also if ``scale`` is not a positive finite number, ``fmt`` is not
+        a float format spec or ``unit`` is not a string.
     """
     record = _check_record(record)
     scale = check_real("scale", scale, 0, None, closed="right")
     if not isinstance(fmt, str):
         raise ValueError(f"fmt must be a format spec such as '.2f', got {fmt!r}")
+    if not isinstance(unit, str):
+        raise ValueError(f"unit must be a string such as 'percentage points', got {unit!r}")
     try:
         delta = format(scale * record["delta"], "+" + fmt.lstrip("+"))
         low, high = (format(scale * record[k], fmt) for k in ("ci_low", "ci_high"))
     except ValueError:
         raise ValueError(f"fmt must be a format spec such as '.2f', got {fmt!r}") from None
-    return f"{delta} [{low}, {high}], p = {record['p_value']:.2g}"
+    unit = f" {unit}" if unit else ""
+    return f"{delta} [{low}, {high}]{unit}, p = {record['p_value']:.2g}"
 
 
 def name_list(names, *, empty="none", style="*") -> str:

@@ -488,6 +488,8 @@ def test_describe_scales_signs_and_rounds():
     assert stats.describe(record, scale=100) == "-0.03 [-0.04, -0.02], p = 0.0041"
     assert stats.describe(record, fmt=".4f") == "-0.0003 [-0.0004, -0.0002], p = 0.0041"
     assert stats.describe(_rec(0.5, -1, 2, p=0.73), fmt=".1f") == "+0.5 [-1.0, 2.0], p = 0.73"
+    in_points = stats.describe(record, scale=100, unit="percentage points")
+    assert in_points == "-0.03 [-0.04, -0.02] percentage points, p = 0.0041"
 
 
 def test_name_list_is_an_english_list():
@@ -509,6 +511,7 @@ def test_name_list_is_an_english_list():
         (lambda: stats.describe(_rec(0.5, 0, 1), scale=0), r"^scale must be a finite number > 0, got 0$"),
         (lambda: stats.describe(_rec(0.5, 0, 1), fmt="d"), r"^fmt must be a format spec such as '.2f', got 'd'$"),
         (lambda: stats.describe(_rec(0.5, 0, 1), fmt=2), r"^fmt must be a format spec such as '.2f', got 2$"),
+        (lambda: stats.describe(_rec(0.5, 0, 1), unit=None), r"^unit must be a string such as 'percentage points', got None$"),
         (lambda: stats.name_list("ab"), r"^names must be a list of strings, got str$"),
         (lambda: stats.name_list(["a", ""]), r"^names\[1\] must be a non-empty string, got ''$"),
     ],
