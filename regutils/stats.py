@@ -135,7 +135,7 @@ def _t_quantile(confidence: float, df: int) -> float:
 # --------------------------------------------------------------------------- seeds
 
 
-def paired_comparison(a, b, *, page, data, metric, a_label, b_label, confidence=0.95) -> dict:
+def paired_comparison(a, b, *, page, data, metric, a_label, b_label, confidence=0.95, pairs="seeds") -> dict:
     """Compare two configurations run with the same seeds: paired t-test and t-interval.
 
     With ``d_i = a_i - b_i`` for seeds ``i = 1..n``, mean ``d̄`` and standard deviation
@@ -160,6 +160,10 @@ def paired_comparison(a, b, *, page, data, metric, a_label, b_label, confidence=
         Names of the two configurations; stored as the record's ``a`` and ``b``.
     confidence
         Level of the interval, in (0, 1).
+    pairs
+        What index ``i`` runs over, named in the record's ``method``: ``"seeds"`` (the default,
+        ``"paired t-test over seeds"``), or e.g. ``"training sets"`` or ``"test rows"`` when
+        the pairs are two models' scores on the same draws or rows.
 
     Returns
     -------
@@ -175,10 +179,12 @@ def paired_comparison(a, b, *, page, data, metric, a_label, b_label, confidence=
     ValueError
         If ``a`` or ``b`` is not 1-D numeric, holds a NaN or infinity, has fewer than 2
         values, or the two lengths differ; if a label is not a non-empty string; if
-        ``confidence`` is not in (0, 1).
+        ``confidence`` is not in (0, 1); if ``pairs`` is not a non-empty string.
     """
     labels = _record_labels(page, data, metric, a_label, b_label)
     confidence = _confidence(confidence)
+    if not isinstance(pairs, str) or not pairs:
+        raise ValueError(f"pairs must name what the pairs are, such as 'seeds', got {pairs!r}")
     a = _real_vector("a", a, min_len=2)
     b = _real_vector("b", b)
     _same_length("b", b, "a", a)
@@ -193,7 +199,7 @@ def paired_comparison(a, b, *, page, data, metric, a_label, b_label, confidence=
         half = _t_quantile(confidence, n - 1) * se
         low, high = delta - half, delta + half
         p_value = float(2 * _st.t.sf(abs(delta) / se, n - 1))
-    return _record(labels, n, delta, low, high, confidence, p_value, "paired t-test over seeds")
+    return _record(labels, n, delta, low, high, confidence, p_value, f"paired t-test over {pairs}")
 
 
 def summarize_seeds(values, confidence=0.95) -> dict:

@@ -44,6 +44,8 @@ def test_paired_comparison_matches_scipy_ttest_rel(rng, confidence):
     assert record["n_pairs"] == 7
     assert record["confidence"] == confidence
     assert record["method"] == "paired t-test over seeds"
+    by_rows = stats.paired_comparison(a, b, **LABELS, pairs="test rows")
+    assert by_rows["method"] == "paired t-test over test rows" and by_rows["delta"] == record["delta"]
     assert (record["page"], record["data"], record["metric"], record["a"], record["b"]) == (
         "dropout", "MNIST", "test error", "dropout 0.5", "no dropout"
     )  # fmt: skip
@@ -125,6 +127,7 @@ def test_paired_comparison_rejects_bad_values(a, b, message):
         ("metric", 3, r"^metric must be a non-empty string, got 3$"),
         ("a_label", "  ", r"^a_label must be a non-empty string, got '  '$"),
         ("b_label", ["x"], r"^b_label must be a non-empty string, got \['x'\]$"),
+        ("pairs", "", r"^pairs must name what the pairs are, such as 'seeds', got ''$"),
     ],
 )
 def test_paired_comparison_rejects_bad_arguments(name, value, message):
