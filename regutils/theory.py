@@ -171,9 +171,11 @@ def ridge_solution(X, y, alpha: float) -> np.ndarray:
 def equivalent_alpha(lr: float, steps: int) -> float:
     """The L2 strength that ``steps`` steps of gradient descent at rate ``lr`` act like: ``1 / (steps · lr)``.
 
-    Where ``lr λ ≪ 1`` and ``λ ≪ alpha`` both filters are ``≈ steps · lr · λ``; where
-    ``λ ≫ alpha`` both are ``≈ 1``. In between they differ by a bounded amount (see
-    :func:`matching_alpha` for the exact per-direction value).
+    Where ``steps · lr · λ ≪ 1`` — with ``alpha = 1 / (steps · lr)`` the same condition as
+    ``λ ≪ alpha`` — both filters are ``≈ steps · lr · λ`` (gradient descent's
+    ``1 − (1 − lr λ)^steps``, ridge's ``λ / (λ + alpha)``); where ``λ ≫ alpha`` both are
+    ``≈ 1``. In between they differ by a bounded amount (see :func:`matching_alpha` for the
+    exact per-direction value).
     """
     lr = _check_positive("lr", lr)
     # zero steps of gradient descent would be an infinite penalty
