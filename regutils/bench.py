@@ -21,8 +21,10 @@ Measures, on one machine in one run, training samples per second of the book's M
 Every measurement first runs warm-up steps (allocation, kernel selection, caches), then
 times a fixed number of optimizer steps. For (b) and (c) that is one ``fit``/``sweep`` epoch
 over a training subset of exactly ``steps × batch size`` rows, timed by the History's
-``wall_time_s``; it includes the end-of-epoch validation pass, on 1,024 validation rows, so
-about 1 % of the work. Ratios: ``ratio_fit_vs_loader = b(64) / a``, ``ratio_book_vs_peer =
+``wall_time_s``; it includes the end-of-epoch validation pass on 1,024 validation rows (a
+forward pass, about a third of a training sample's work per row): in a full run about 1 % of
+the work for (b) and about 5 % for (c), which times fewer steps per network (more with
+``--quick``). Ratios: ``ratio_fit_vs_loader = b(64) / a``, ``ratio_book_vs_peer =
 b(book) / a'``, ``ratio_book_vs_fp32 = b(book) / b(128, fp32)`` and ``ratio_sweep_vs_fit =
 c / b(64)``.
 """
