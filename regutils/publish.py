@@ -144,8 +144,8 @@ def publish_comparisons(records: list[dict], key: str = "main") -> list[dict]:
     Each record is a dict with at least the keys of :data:`COMPARISON_FIELDS`
     (``page, data, metric, a, b, n_pairs, delta, ci_low, ci_high, p_value, method``):
     ``delta`` is the mean paired difference ``metric(a) - metric(b)`` (``a`` the configuration
-    under test, ``b`` the reference), ``[ci_low, ci_high]`` its confidence interval. ``key`` tells apart several calls on one
-    page. Nothing is displayed. Returns the checked records.
+    under test, ``b`` the reference), ``[ci_low, ci_high]`` its confidence interval. ``key``
+    tells apart several calls on one page. Nothing is displayed. Returns the checked records.
     """
     _check_name("key", key)
     if isinstance(records, dict) or not hasattr(records, "__iter__"):
