@@ -38,6 +38,7 @@ __all__ = [
     "full_data_configs",
     "run_full_data",
     "full_data_model",
+    "full_data_scores",
     "REGIME",
     "WEIGHT_DECAY_PILOTS",
     "regime_data",
@@ -105,6 +106,18 @@ def full_data_model(result, label: str, seed: int, *, early_stopped: bool = Fals
     """The trained network of configuration ``label`` with seed ``seed`` from :func:`run_full_data`."""
     (i,) = [i for i in indices(result, label) if result.configs[i]["seed"] == seed]
     return result.model(i, early_stopped=early_stopped)
+
+
+def full_data_scores(result, data, label: str, *, early_stopped: bool = False, split: str = "test") -> list[dict]:
+    """:func:`regutils.evaluate` on ``split`` of configuration ``label``'s network for every
+    seed of :data:`SEEDS`, in seed order: one paired sample per metric (``[r["error"] for r in
+    ...]``). ``early_stopped=True`` scores the weights early stopping would have restored."""
+    from .evaluation import evaluate
+
+    return [
+        evaluate(full_data_model(result, label, s, early_stopped=early_stopped), data, split)
+        for s in SEEDS
+    ]
 
 
 # The small-data regime: keyword arguments and choices, with units in the comments.

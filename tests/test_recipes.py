@@ -65,6 +65,24 @@ def test_indices_finds_labels_and_names_the_alternatives():
         recipes.indices(result, "c")
 
 
+def test_full_data_scores_are_each_seeds_network_evaluated():
+    import regutils as ru
+
+    data = tiny_data()
+    configs = [dict(label=label, seed=s, p=p) for label, p in (("none", 0.0), ("drop", 0.5))
+               for s in recipes.SEEDS]
+    result = ru.sweep(configs, data, hidden=(8,), epochs=2, batch_size=10, patience=1,
+                      stop_early=False, cache=False, progress=False)
+    for early in (False, True):
+        scores = recipes.full_data_scores(result, data, "drop", early_stopped=early, split="val")
+        # the answer key: each seed's network found by hand and scored with ru.evaluate
+        expected = [ru.evaluate(result.model(i, early_stopped=early), data, "val")
+                    for i, c in enumerate(configs) if c["label"] == "drop"]
+        assert len(scores) == len(recipes.SEEDS)
+        for metric in ("error", "loss"):
+            assert [r[metric] for r in scores] == [r[metric] for r in expected]
+
+
 def test_full_data_configs_pair_every_configuration_over_the_same_seeds():
     configs = recipes.full_data_configs()
     for label in recipes.FULL_LABELS:
