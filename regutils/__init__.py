@@ -93,6 +93,7 @@ _EXPORTS = {
     "mcnemar_record": "stats",
     "calibration": "stats",
     "summarize_seeds": "stats",
+    "seeds_needed": "stats",
     "comparison_table": "stats",
     "metric_unit": "stats",
     "units_table": "stats",

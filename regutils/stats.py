@@ -15,7 +15,8 @@ interval ``[ci_low, ci_high]`` is a ``confidence`` (default 95 %) interval for i
   images, compared by the exact McNemar test on the images where exactly one is right.
 - :func:`calibration`: expected calibration error and the numbers for a reliability diagram.
 - :func:`summarize_seeds`: mean over seeds with a t-interval half-width, for error bars that
-  are intervals rather than standard deviations.
+  are intervals rather than standard deviations; :func:`seeds_needed`: how many seeds would
+  make such an interval exclude zero, if the differences kept their mean and spread.
 - :func:`comparison_table`: records as a table for the pages.
 - :func:`decision`, :func:`verdict` and :func:`describe`: a record in words, so that a page's sentences are
   read off its records and stay true on any machine the book is built on.
@@ -40,6 +41,7 @@ __all__ = [
     "mcnemar_record",
     "calibration",
     "summarize_seeds",
+    "seeds_needed",
     "comparison_table",
     "metric_unit",
     "units_table",
@@ -238,6 +240,61 @@ def summarize_seeds(values, confidence=0.95) -> dict:
         "half_width": _t_quantile(confidence, n - 1) * sd / math.sqrt(n),
         "confidence": confidence,
     }
+
+
+def seeds_needed(differences, confidence=0.95, max_seeds: int = 1_000_000) -> int | None:
+    """Smallest number of seeds whose t-interval would exclude zero, at this mean and spread.
+
+    A planning estimate for a paired comparison: with ``d̄`` and ``sd`` the mean and standard
+    deviation of the per-seed ``differences``, the smallest ``n >= 2`` with
+    ``t_{(1+c)/2, n-1} · sd / sqrt(n) < |d̄|``. The spread estimated from a few seeds is itself
+    uncertain, and running more seeds *because* a comparison was not decided and testing again
+    is not the same experiment as planning them (the chance of a false "decided" grows with
+    every look), so the number is for planning the next experiment.
+
+    Parameters
+    ----------
+    differences
+        One paired difference per seed (at least 2).
+    confidence
+        Level of the interval, in (0, 1).
+    max_seeds
+        Largest ``n`` considered.
+
+    Returns
+    -------
+    int or None
+        The number of seeds, or None if the mean difference is 0 or no ``n`` up to
+        ``max_seeds`` suffices.
+
+    Raises
+    ------
+    ValueError
+        If ``differences`` is not 1-D numeric, holds a NaN or infinity, or has fewer than 2
+        values; if ``confidence`` is not in (0, 1); if ``max_seeds`` is not an integer >= 2.
+    """
+    confidence = _confidence(confidence)
+    max_seeds = check_int("max_seeds", max_seeds, 2)
+    d = _real_vector("differences", differences, min_len=2)
+    mean, sd = abs(float(d.mean())), float(d.std(ddof=1))
+    if mean == 0:
+        return None
+    if sd == 0:
+        return 2
+    # the half-width falls with n: bisect for the first n below |d̄|
+    def below(n):
+        return _t_quantile(confidence, n - 1) * sd / math.sqrt(n) < mean
+
+    if not below(max_seeds):
+        return None
+    low, high = 1, max_seeds  # below(high) holds; low = 1 stands for "not yet"
+    while high - low > 1:
+        mid = (low + high) // 2
+        if below(mid):
+            high = mid
+        else:
+            low = mid
+    return high
 
 
 # --------------------------------------------------------------------------- test images

@@ -112,3 +112,26 @@ def test_subset_data_sizes():
     small = recipes.subset_data(data)
     assert len(small.y_train) == recipes.SUBSET_ROWS and len(small.y_val) == recipes.SUBSET_VAL_ROWS
     assert small.spec["n_train"] == recipes.SUBSET_ROWS and small.spec["subset_seed"] == 0
+
+
+def test_run_regime_rejects_a_constant_rate_that_is_not_a_bool():
+    with pytest.raises(ValueError, match="^constant_rate must be True or False, got 'yes'"):
+        recipes.run_regime(tiny_data(), 20, constant_rate="yes")
+
+
+def test_weight_decay_pilots_record_the_regime_as_it_runs():
+    *earlier, last = recipes.WEIGHT_DECAY_PILOTS
+    assert last["lr_schedule"] == recipes.REGIME["fit"]["lr_schedule"] == "cosine"
+    assert all(r["lr_schedule"] != last["lr_schedule"] for r in earlier)
+    for record in recipes.WEIGHT_DECAY_PILOTS:
+        assert set(record["seeds"]) <= set(recipes.REGIME["seeds"])
+        assert record["n_train"] in recipes.REGIME["sizes"]
+        assert record["metric"] == "validation error"
+    # every candidate of the regime is of a kind the last round tried
+    kinds = {t.split(" (")[0] for t in last["tried"]}
+    for option in recipes.REGIME["candidates"]["weight decay"]:
+        assert ("AdamW" if option.get("decoupled") else "Adam with coupled L2") in kinds
+    # the earlier regime's weight-decay record: an interval around its mean
+    for r in earlier:
+        result = r["regime_result"]
+        assert result["ci_low"] <= result["delta"] <= result["ci_high"]

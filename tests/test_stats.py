@@ -175,6 +175,55 @@ def test_summarize_seeds_rejects_bad_input(values, kwargs, message):
         stats.summarize_seeds(values, **kwargs)
 
 
+# --------------------------------------------------------------------------- seeds_needed
+
+
+def first_n_by_scan(d, confidence=0.95):
+    """The smallest n whose t half-width at d's spread is below |mean|, by a plain scan."""
+    mean, sd = abs(np.mean(d)), np.std(d, ddof=1)
+    n = 2
+    while st.t.ppf((1 + confidence) / 2, n - 1) * sd / math.sqrt(n) >= mean:
+        n += 1
+    return n
+
+
+@pytest.mark.parametrize("confidence", [0.95, 0.9])
+def test_seeds_needed_matches_a_scan_with_scipys_t(rng, confidence):
+    for _ in range(20):
+        d = rng.normal(rng.uniform(-1, 1), rng.uniform(0.1, 3), int(rng.integers(2, 8)))
+        assert stats.seeds_needed(d, confidence) == first_n_by_scan(d, confidence)
+
+
+def test_seeds_needed_agrees_with_the_paired_interval(rng):
+    # the comparison over the seeds in hand decides exactly when they are enough
+    for _ in range(30):
+        a = rng.normal(0, 1, 5)
+        b = a + rng.normal(0.5, 1, 5)
+        record = stats.paired_comparison(a, b, **LABELS)
+        decided = stats.decision(record) != "not decided"
+        assert (stats.seeds_needed(a - b) <= 5) == decided
+
+
+def test_seeds_needed_edge_cases():
+    assert stats.seeds_needed([1.0, -1.0]) is None  # no difference to detect
+    assert stats.seeds_needed([0.3, 0.3, 0.3]) == 2  # no spread: any interval excludes zero
+    assert stats.seeds_needed([1.0, -0.9], max_seeds=10) is None  # more than 10 would be needed
+
+
+@pytest.mark.parametrize(
+    "values, kwargs, message",
+    [
+        ([0.5], {}, r"^differences must have at least 2 values, got 1$"),
+        ([0.5, float("inf")], {}, r"^differences must contain only finite numbers, got inf at index 1$"),
+        ([1.0, 2.0], {"confidence": 1}, r"^confidence must be a finite number in \(0, 1\), got 1$"),
+        ([1.0, 2.0], {"max_seeds": 1}, r"^max_seeds must be an integer >= 2, got 1$"),
+    ],
+)
+def test_seeds_needed_rejects_bad_input(values, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        stats.seeds_needed(values, **kwargs)
+
+
 # --------------------------------------------------------------------------- McNemar
 
 
