@@ -277,6 +277,20 @@ def test_every_page_publishes_its_numbers_and_links_to_them(built_book):
         assert all(r in records for r in comparisons), f"{doc}: comparisons missing"
 
 
+@pytest.mark.slow
+@pytest.mark.book
+def test_each_technique_decidedly_lowers_test_error_in_the_noisy_regime(built_book):
+    # the promise of the chapter on when regularization decides, read off the published records
+    records = json.loads((built_book / "html" / "_data" / "comparisons.json").read_text())
+    for technique in ("dropout", "weight decay", "early stopping"):
+        decided = [
+            r for r in records
+            if (r["page"], r["a"], r["b"], r["metric"]) == ("when_it_helps", technique, "unregularized", "test error")
+            and r["n_pairs"] >= 5 and r["ci_high"] < 0 and r["p_value"] < 0.05
+        ]  # fmt: skip
+        assert decided, f"{technique}: no decided test-error record against the unregularized network"
+
+
 # --------------------------------------------------------------------------- Binder
 
 import binder_env  # noqa: E402
