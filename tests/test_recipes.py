@@ -133,5 +133,6 @@ def test_weight_decay_pilots_record_the_regime_as_it_runs():
         assert ("AdamW" if option.get("decoupled") else "Adam with coupled L2") in kinds
     # the earlier regime's weight-decay record: an interval around its mean
     for r in earlier:
-        result = r["regime_result"]
-        assert result["ci_low"] <= result["delta"] <= result["ci_high"]
+        assert set(r["regime_result"]) == set(recipes.REGIME["sizes"])
+        for result in r["regime_result"].values():
+            assert result["ci_low"] <= result["delta"] <= result["ci_high"]
