@@ -21,8 +21,8 @@ second run and is paired with "without" on the very same trajectory.
 **Small, noisy data** (:data:`REGIME`): a few thousand training images, a fifth of their labels
 wrong, and enough steps for the unregularized network to memorize the wrong labels — the
 regime where each technique has something to prevent (Zhang et al. 2017; Arpit et al. 2017).
-The learning rate decays to zero along a cosine, as in the full-data recipe, so that each
-run ends on settled weights. Each technique's strength is chosen on validation error from a
+The learning rate decays to zero along a cosine, as in the full-data recipe, so that the two
+regimes differ in their data and not in their schedule. Each technique's strength is chosen on validation error from a
 short list of candidates, separately for every training-set size. The early-stopping chapter
 trains the unregularized network of this regime once more at a constant learning rate
 (``run_regime(..., constant_rate=True)``), the setting where early stopping has the most to do.
