@@ -648,22 +648,28 @@ def verdict(record) -> str:
     return _VERDICTS[decision(record)]
 
 
-def describe(record, *, scale=1.0, fmt=".2f", unit="") -> str:
-    """A record's difference, interval and p-value as text: ``-0.031 [-0.040, -0.022], p = 0.004``.
+def describe(record, *, scale=None, fmt=".2f", unit=None) -> str:
+    """A record's difference, interval and p-value as text: ``-3.72 [-5.22, -2.23] percentage points, p = 0.0023``.
 
     ``delta``, ``ci_low`` and ``ci_high`` are multiplied by ``scale`` (100 turns an error
     fraction into percentage points) and written with the format spec ``fmt``, the difference
-    with its sign; the p-value has two significant digits. A ``unit`` follows the interval:
-    ``-3.72 [-5.22, -2.23] percentage points, p = 0.0023`` (:func:`metric_unit` gives a
-    metric's ``scale`` and ``unit``).
+    with its sign; the p-value has two significant digits. A ``unit`` follows the interval.
+    By default ``scale`` and ``unit`` are those of the record's ``metric``
+    (:func:`metric_unit`: an error in percentage points, a loss in nats), or ``1`` and no unit
+    for a record without one; either can be given instead.
 
     Raises
     ------
     ValueError
         As :func:`decision`; also if ``scale`` is not a positive finite number, ``fmt`` is not
-        a float format spec or ``unit`` is not a string.
+        a float format spec, ``unit`` is not a string, or the record's ``metric`` (needed for a
+        default) is not a non-empty string.
     """
     record = _check_record(record)
+    if scale is None or unit is None:
+        own_scale, own_unit = metric_unit(record["metric"]) if "metric" in record else (1.0, "")
+        scale = own_scale if scale is None else scale
+        unit = own_unit if unit is None else unit
     scale = check_real("scale", scale, 0, None, closed="right")
     if not isinstance(fmt, str):
         raise ValueError(f"fmt must be a format spec such as '.2f', got {fmt!r}")

@@ -544,6 +544,22 @@ def test_describe_scales_signs_and_rounds():
     assert in_points == "-0.03 [-0.04, -0.02] percentage points, p = 0.0041"
 
 
+def test_describe_takes_scale_and_unit_from_the_records_metric():
+    record = _rec(-0.0372, -0.0522, -0.0223, p=0.0023)
+    error = dict(record, metric="test error")
+    assert stats.describe(error) == "-3.72 [-5.22, -2.23] percentage points, p = 0.0023"
+    # the same as spelled out through metric_unit
+    scale, unit = stats.metric_unit("test error")
+    assert stats.describe(error) == stats.describe(record, scale=scale, unit=unit)
+    loss = dict(_rec(-0.0304, -0.0485, -0.0123, p=0.019), metric="test loss")
+    assert stats.describe(loss, fmt=".4f") == "-0.0304 [-0.0485, -0.0123] nats, p = 0.019"
+    mse = dict(_rec(0.5, -1, 2, p=0.73), metric="test MSE")
+    assert stats.describe(mse, fmt=".1f") == "+0.5 [-1.0, 2.0], p = 0.73"
+    # either default can be overridden on its own
+    assert stats.describe(error, unit="pp") == "-3.72 [-5.22, -2.23] pp, p = 0.0023"
+    assert stats.describe(error, scale=1, fmt=".4f", unit="") == "-0.0372 [-0.0522, -0.0223], p = 0.0023"
+
+
 def test_name_list_is_an_english_list():
     assert stats.name_list([]) == "none"
     assert stats.name_list([], empty="no configuration") == "no configuration"
@@ -563,7 +579,8 @@ def test_name_list_is_an_english_list():
         (lambda: stats.describe(_rec(0.5, 0, 1), scale=0), r"^scale must be a finite number > 0, got 0$"),
         (lambda: stats.describe(_rec(0.5, 0, 1), fmt="d"), r"^fmt must be a format spec such as '.2f', got 'd'$"),
         (lambda: stats.describe(_rec(0.5, 0, 1), fmt=2), r"^fmt must be a format spec such as '.2f', got 2$"),
-        (lambda: stats.describe(_rec(0.5, 0, 1), unit=None), r"^unit must be a string such as 'percentage points', got None$"),
+        (lambda: stats.describe(_rec(0.5, 0, 1), unit=3), r"^unit must be a string such as 'percentage points', got 3$"),
+        (lambda: stats.describe(dict(_rec(0.5, 0, 1), metric=5)), r"^metric must be a non-empty string, got 5$"),
         (lambda: stats.name_list("ab"), r"^names must be a list of strings, got str$"),
         (lambda: stats.name_list(["a", ""]), r"^names\[1\] must be a non-empty string, got ''$"),
     ],
