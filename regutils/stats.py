@@ -237,9 +237,14 @@ def summarize_seeds(values, confidence=0.95) -> dict:
         "mean": float(x.mean()),
         "sd": sd,
         "n": n,
-        "half_width": _t_quantile(confidence, n - 1) * sd / math.sqrt(n),
+        "half_width": _half_width(sd, n, confidence),
         "confidence": confidence,
     }
+
+
+def _half_width(sd: float, n: int, confidence: float) -> float:
+    """Half-width of the ``confidence`` t-interval for a mean of ``n`` values of spread ``sd``."""
+    return _t_quantile(confidence, n - 1) * sd / math.sqrt(n)
 
 
 def seeds_needed(differences, confidence=0.95, max_seeds: int = 1_000_000) -> int | None:
@@ -277,13 +282,11 @@ def seeds_needed(differences, confidence=0.95, max_seeds: int = 1_000_000) -> in
     max_seeds = check_int("max_seeds", max_seeds, 2)
     d = _real_vector("differences", differences, min_len=2)
     mean, sd = abs(float(d.mean())), float(d.std(ddof=1))
-    if mean == 0:
-        return None
-    if sd == 0:
-        return 2
-    # the half-width falls with n: bisect for the first n below |d̄|
+
+    # the half-width falls with n: bisect for the first n below |d̄| (none when d̄ = 0;
+    # n = 2 when sd = 0)
     def below(n):
-        return _t_quantile(confidence, n - 1) * sd / math.sqrt(n) < mean
+        return _half_width(sd, n, confidence) < mean
 
     if not below(max_seeds):
         return None
