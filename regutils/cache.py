@@ -18,9 +18,10 @@ a crash or a concurrent writer never leaves a partial entry.
 Every entry is verified before it is returned: the file starts with a header line holding the
 sha256 of the rest (computed by :func:`save`), and the loaded entry must have the keys and
 shapes its kind needs (:data:`REQUIRED`: a ``fit`` entry a history and a ``state_dict``, a
-``sweep`` entry histories, states, chunks, ``wall_time_s`` and ``early_states``). A file that
-fails any check — truncated, altered on disk, a torch file of another layout — is a miss with
-a ``RuntimeWarning`` naming it; the caller retrains and :func:`save` replaces it. A bad entry
+``sweep`` entry histories, states, chunks, ``wall_time_s`` and ``early_states``, a ``scores``
+entry (:func:`regutils.recipes.score_regime`'s table) its ``rows``). A file that fails any
+check — truncated, altered on disk, a torch file of another layout — is a miss with a
+``RuntimeWarning`` naming it; the caller recomputes and :func:`save` replaces it. A bad entry
 is never returned.
 
 Environment
@@ -61,6 +62,7 @@ __all__ = [
     "save",
     "clear",
     "state_digest",
+    "tensors_digest",
     "data_digest",
     "REQUIRED",
 ]
@@ -75,11 +77,13 @@ _REPO = _PACKAGE.parent
 _FORMAT = 2
 _MAGIC = b"regutils-cache"
 
-# What each kind's caller reads from an entry (regutils.training.fit, regutils.sweeps.sweep).
+# What each kind's caller reads from an entry (regutils.training.fit, regutils.sweeps.sweep,
+# regutils.recipes.score_regime).
 #: The keys (and their types) a cached entry of each kind must hold to be returned.
 REQUIRED = {
     "fit": ("history", "state_dict"),
     "sweep": ("histories", "states", "chunks", "wall_time_s", "early_states"),
+    "scores": ("rows",),  # regutils.recipes.score_regime
 }
 
 
@@ -125,6 +129,16 @@ def state_digest(module: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
+def tensors_digest(tensors) -> str:
+    """sha256 of a sequence of tensors (dtypes, shapes and values, in order)."""
+    digest = hashlib.sha256()
+    for t in tensors:
+        t = t.detach().to("cpu").contiguous()
+        digest.update(f"{t.dtype}|{tuple(t.shape)}|".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
 _DATA_DIGESTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
@@ -153,7 +167,8 @@ def data_digest(data) -> str:
 
 
 def make_key(kind: str, config: dict, data) -> str:
-    """Hex key for a run of ``kind`` (``"fit"``, ``"sweep"``) with a JSON-able ``config`` on ``data``.
+    """Hex key for an entry of ``kind`` (``"fit"``, ``"sweep"``, ``"scores"``) with a JSON-able
+    ``config`` on ``data``.
 
     Raises
     ------
@@ -279,6 +294,7 @@ def _check_structure(entry, required: tuple[str, ...]) -> None:
         "chunks": lambda v: isinstance(v, list) and all(type(c) is int and c > 0 for c in v),
         "wall_time_s": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
         "early_states": lambda v: v is None or (isinstance(v, list) and all(states(s) for s in v)),
+        "rows": dicts,
     }
     for name in required:
         if name in shapes and not shapes[name](entry[name]):

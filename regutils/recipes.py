@@ -259,25 +259,56 @@ def score_regime(data, n_train: int):
     ``"dropout"`` or ``"weight decay"``; ``val_error`` and ``test_error`` are fractions;
     ``chosen`` marks, per technique, the candidate with the lowest mean *validation* error
     over the seeds (the test set plays no part in the choice).
+
+    The scores are cached too (kind ``"scores"`` of :mod:`regutils.cache`), keyed on digests
+    of every scored network's weights, of the test tensors and of this module's code, so the
+    chapters that read the same table score the networks once.
     """
     import pandas as pd
 
-    rows = []
-    for technique in ("unregularized", *REGIME["candidates"]):
-        small, result = run_regime(data, n_train, technique)
-        for i, cfg in enumerate(result.configs):
-            val, test = _errors(result, small, i)
-            rows.append(dict(technique=technique, candidate=cfg["label"], seed=cfg["seed"],
-                             val_error=val, test_error=test))
-            if technique == "unregularized":
-                val, test = _errors(result, small, i, early_stopped=True)
-                rows.append(dict(technique="early stopping", candidate=f"patience {REGIME['patience']}",
-                                 seed=cfg["seed"], val_error=val, test_error=test))
+    from . import cache as result_cache
+
+    runs = {t: run_regime(data, n_train, t) for t in ("unregularized", *REGIME["candidates"])}
+    small = runs["unregularized"][0]
+    key, hit = result_cache.lookup("scores", _scores_config(runs), small)
+    rows = hit["rows"] if hit is not None else _score_rows(runs)
+    if key is not None and hit is None:
+        result_cache.save(key, {"rows": rows})
     frame = pd.DataFrame(rows)
     mean_val = frame.groupby(["technique", "candidate"])["val_error"].mean()
     best = set(mean_val.groupby(level="technique").idxmin())
     frame["chosen"] = [(t, c) in best for t, c in zip(frame["technique"], frame["candidate"])]
     return frame
+
+
+def _score_rows(runs) -> list[dict]:
+    rows = []
+    for technique, (small, result) in runs.items():
+        for i, cfg in enumerate(result.configs):
+            val, test = _errors(result, small, i)
+            rows.append(dict(technique=technique, candidate=cfg["label"], seed=int(cfg["seed"]),
+                             val_error=float(val), test_error=float(test)))
+            if technique == "unregularized":
+                val, test = _errors(result, small, i, early_stopped=True)
+                rows.append(dict(technique="early stopping", candidate=f"patience {REGIME['patience']}",
+                                 seed=int(cfg["seed"]), val_error=float(val), test_error=float(test)))
+    return rows
+
+
+def _scores_config(runs) -> dict:
+    # What a score table depends on beyond what every cache key holds (training code, which
+    # includes evaluate; training and validation tensors; device; torch): the scored weights,
+    # the test tensors and the scoring code here.
+    from .cache import tensors_digest
+    from .fileio import PACKAGE, code_hash
+
+    small = runs["unregularized"][0]
+    weights = {}
+    for technique, (_, result) in runs.items():
+        states = list(result.states) + list(result.early_states or [])
+        weights[technique] = tensors_digest(t for state in states for t in state.values())
+    test = tensors_digest([small.X_test, small.y_test])
+    return {"weights": weights, "test": test, "scoring": code_hash(PACKAGE, ("recipes.py",))}
 
 
 # Small clean data for the chapters' illustrations (a rate or decay curve, a stopping point):

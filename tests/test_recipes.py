@@ -136,3 +136,36 @@ def test_weight_decay_pilots_record_the_regime_as_it_runs():
         assert set(r["regime_result"]) == set(recipes.REGIME["sizes"])
         for result in r["regime_result"].values():
             assert result["ci_low"] <= result["delta"] <= result["ci_high"]
+
+
+def test_score_regime_scores_once_then_reads_the_cache(tmp_path, monkeypatch):
+    """The second chapter asking for the regime's table gets it without scoring a network;
+    other weights are a miss; and the table is what scoring by hand gives."""
+    import regutils as ru
+
+    monkeypatch.setenv("REGUTILS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("REGUTILS_CACHE", raising=False)
+    data = tiny_data()
+    seeds = recipes.REGIME["seeds"]
+
+    def tiny_run(data, n_train, technique="unregularized", p=0.0):
+        configs = [dict(label="none" if technique == "unregularized" else technique, seed=s, p=p)
+                   for s in seeds]
+        return data, ru.sweep(configs, data, hidden=(8,), epochs=2, batch_size=10, patience=1,
+                              stop_early=False, cache=False, progress=False)
+
+    monkeypatch.setattr(recipes, "run_regime", tiny_run)
+    first = recipes.score_regime(data, 20)
+    assert len(first) == len(seeds) * (2 + len(recipes.REGIME["candidates"]))
+    _, none = tiny_run(data, 20)
+    by_hand = [ru.evaluate(none.model(i), data, "test")["error"] for i in range(len(seeds))]
+    assert first.loc[first["technique"] == "unregularized", "test_error"].tolist() == by_hand
+
+    def no_scoring(*args, **kwargs):
+        raise AssertionError("scored a network although the table was cached")
+
+    monkeypatch.setattr(recipes, "_errors", no_scoring)
+    assert recipes.score_regime(data, 20).equals(first)
+    monkeypatch.setattr(recipes, "run_regime", lambda *a, **k: tiny_run(*a, **k, p=0.5))
+    with pytest.raises(AssertionError, match="scored a network although"):
+        recipes.score_regime(data, 20)  # other weights: a miss, so it scores
