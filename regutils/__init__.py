@@ -94,6 +94,8 @@ _EXPORTS = {
     "calibration": "stats",
     "summarize_seeds": "stats",
     "seeds_needed": "stats",
+    "holm": "stats",
+    "family_decisions": "stats",
     "comparison_table": "stats",
     "metric_unit": "stats",
     "units_table": "stats",

@@ -440,13 +440,15 @@ class CVModels:
     ``l1_ratio``)."""
     l1_ratio: float
     """The elastic net's chosen ``l1_ratio``."""
+    enet_curves: dict
+    """``l1_ratio`` -> :class:`CVCurve` of the elastic net, for every ratio searched."""
 
 
 def fit_cv_models(X, y, *, ridge_alphas, lasso_alphas, l1_ratios, cv=None):
     """Fit OLS and the three penalized models, each with alpha chosen by K-fold CV on ``X, y``.
 
-    Returns a ``CVModels``: the fitted pipelines, the CV curves and the elastic net's
-    ``l1_ratio``. ``X`` is on its own (raw) scale: every model is a
+    Returns a ``CVModels``: the fitted pipelines, the CV curves, the elastic net's
+    ``l1_ratio`` and its CV curve at every ratio searched. ``X`` is on its own (raw) scale: every model is a
     ``Pipeline([StandardScaler(), model])`` (``ru.penalized_model``), and the
     cross-validation standardizes inside the folds
     (:func:`cv_curve` with ``standardize=True``). All models use the same folds (``cv``;
@@ -474,7 +476,7 @@ def fit_cv_models(X, y, *, ridge_alphas, lasso_alphas, l1_ratios, cv=None):
     for name, penalty in [("Ridge", "ridge"), ("Lasso", "lasso"), ("Elastic net", "elasticnet")]:
         model = penalized_model(penalty, curves[name].best_alpha, l1_ratio=ratio)
         models[name] = model.fit(X, y)
-    return CVModels(models, curves, ratio)
+    return CVModels(models, curves, ratio, enet)
 
 
 # ---------------------------------------------------------------------------------------------

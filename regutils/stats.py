@@ -17,6 +17,9 @@ interval ``[ci_low, ci_high]`` is a ``confidence`` (default 95 %) interval for i
 - :func:`summarize_seeds`: mean over seeds with a t-interval half-width, for error bars that
   are intervals rather than standard deviations; :func:`seeds_needed`: how many seeds would
   make such an interval exclude zero, if the differences kept their mean and spread.
+- :func:`holm` and :func:`family_decisions`: p-values adjusted for testing a family of
+  comparisons at once (Holm's step-down method), and what each record still decides after
+  it, for a page that draws one conclusion from several tests.
 - :func:`comparison_table`: records as a table for the pages.
 - :func:`decision`, :func:`verdict` and :func:`describe`: a record in words, so that a page's sentences are
   read off its records and stay true on any machine the book is built on.
@@ -42,6 +45,8 @@ __all__ = [
     "calibration",
     "summarize_seeds",
     "seeds_needed",
+    "holm",
+    "family_decisions",
     "comparison_table",
     "metric_unit",
     "units_table",
@@ -298,6 +303,56 @@ def seeds_needed(differences, confidence=0.95, max_seeds: int = 1_000_000) -> in
         else:
             low = mid
     return high
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm's step-down adjustment of a family of p-values (Holm 1979), in the order given.
+
+    A page that reads one conclusion off several tests ("decided at 3 of the 4 steps") makes
+    several chances of a false "decided". With the ``m`` p-values sorted, ``p_(1) <= ... <=
+    p_(m)``, the adjusted values are ``max_{j <= i} min(1, (m - j + 1) p_(j))``; rejecting
+    where an adjusted value is below ``alpha`` keeps the chance of *any* false rejection in
+    the family at most ``alpha``, whatever the tests' dependence. Uniformly more powerful
+    than Bonferroni's ``m p``.
+
+    Raises
+    ------
+    ValueError
+        If ``p_values`` is not a non-empty 1-D array of numbers in [0, 1].
+    """
+    p = _real_vector("p_values", p_values)
+    bad = np.flatnonzero((p < 0) | (p > 1))
+    if bad.size:
+        raise ValueError(f"p_values must lie in [0, 1], got {float(p[bad[0]])!r} at index {bad[0]}")
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    steps = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    adjusted = np.empty(m)
+    adjusted[order] = np.maximum.accumulate(steps)
+    return adjusted
+
+
+def family_decisions(records, confidence=0.95) -> list[str]:
+    """:func:`decision` of each record when the records are read together as one family.
+
+    A record keeps its decision (``"lower"`` or ``"higher"``) if its :func:`holm`-adjusted
+    p-value, over all ``records``, is below ``1 - confidence``; otherwise it becomes ``"not
+    decided"``. Each record's own interval controls the chance of a false "decided" for that
+    comparison alone; this controls it for the whole family.
+
+    Raises
+    ------
+    ValueError
+        If ``records`` is empty or holds something that is not a comparison record; if
+        ``confidence`` is not in (0, 1).
+    """
+    confidence = _confidence(confidence)
+    records = list(records)
+    if not records:
+        raise ValueError("records must hold at least one comparison record, got none")
+    words = [decision(r) for r in records]
+    adjusted = holm([r["p_value"] for r in records])
+    return [w if q < 1 - confidence else "not decided" for w, q in zip(words, adjusted)]
 
 
 # --------------------------------------------------------------------------- test images

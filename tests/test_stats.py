@@ -224,6 +224,67 @@ def test_seeds_needed_rejects_bad_input(values, kwargs, message):
         stats.seeds_needed(values, **kwargs)
 
 
+# --------------------------------------------------------------------------- holm
+
+
+def test_holm_matches_statsmodels(rng):
+    from statsmodels.stats.multitest import multipletests
+
+    for m in (1, 2, 4, 9):
+        for _ in range(10):
+            p = rng.uniform(0, 0.2, m) ** rng.uniform(0.5, 2)
+            reject, expected, _, _ = multipletests(p, alpha=0.05, method="holm")
+            adjusted = stats.holm(p)
+            np.testing.assert_allclose(adjusted, expected, rtol=1e-12)
+            assert np.array_equal(adjusted < 0.05, reject)
+
+
+def test_holm_by_hand():
+    # sorted 0.01, 0.02, 0.04: 3 x 0.01, 2 x 0.02, then max(0.04, previous) - in the given order
+    np.testing.assert_allclose(stats.holm([0.04, 0.01, 0.02]), [0.04, 0.03, 0.04])
+    np.testing.assert_allclose(stats.holm([0.5, 0.9]), [1.0, 1.0])  # capped at 1
+
+
+def record_with(p_value, delta):
+    """A record whose interval excludes 0 on the side of ``delta`` (decided on its own)."""
+    low, high = (delta - 0.5, delta / 2) if delta < 0 else (delta / 2, delta + 0.5)
+    return dict(delta=delta, ci_low=low, ci_high=high, p_value=p_value)
+
+
+def test_family_decisions_keep_only_what_survives_holm():
+    # each decided on its own; Holm: 4 x 0.001, then 3 x 0.03 = 0.09, 0.09, then 0.5
+    family = [record_with(0.03, -1.0), record_with(0.001, 2.0), record_with(0.04, -1.0),
+              dict(delta=0.1, ci_low=-1.0, ci_high=1.2, p_value=0.5)]
+    assert [stats.decision(r) for r in family] == ["lower", "higher", "lower", "not decided"]
+    assert stats.family_decisions(family) == ["not decided", "higher", "not decided", "not decided"]
+    # 0.01, 0.02, 0.04 -> 0.03, 0.04, 0.04: all stay decided
+    small = [record_with(q, -1.0) for q in (0.02, 0.01, 0.04)]
+    assert stats.family_decisions(small) == ["lower"] * 3
+    # a stricter level drops them
+    assert stats.family_decisions(small, confidence=0.99) == ["not decided"] * 3
+
+
+def test_family_decisions_rejects_bad_input():
+    with pytest.raises(ValueError, match="^records must hold at least one comparison record, got none$"):
+        stats.family_decisions([])
+    with pytest.raises(ValueError, match="^record must be a comparison record"):
+        stats.family_decisions([{"delta": 1.0}])
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ([], r"^p_values must have at least 1 values, got 0$"),
+        ([0.1, 1.5], r"^p_values must lie in \[0, 1\], got 1.5 at index 1$"),
+        ([0.1, float("nan")], r"^p_values must contain only finite numbers, got nan at index 1$"),
+        ([[0.1]], r"^p_values must be a 1-D array of numbers, got an array of shape \(1, 1\)"),
+    ],
+)
+def test_holm_rejects_bad_input(values, message):
+    with pytest.raises(ValueError, match=message):
+        stats.holm(values)
+
+
 # --------------------------------------------------------------------------- McNemar
 
 
