@@ -19,7 +19,6 @@ every draw with the scaling inside the folds.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +27,11 @@ import pandas as pd
 from . import data
 from .checks import check_int
 from .penalties import MAX_ITER, _as_alphas, _centred_path, _check_penalty, _default_cv
+
+try:  # the Gram coordinate descent that sklearn.linear_model.enet_path runs (private API)
+    from sklearn.linear_model._cd_fast import enet_coordinate_descent_gram as _cd_gram
+except ImportError:  # pragma: no cover - another scikit-learn layout: the public route
+    _cd_gram = None
 
 # scikit-learn's default duality-gap tolerance. An experiment here averages over hundreds of
 # draws, whose spread is far larger than what a tighter fit would change, and 1e-4 makes the
@@ -117,6 +121,36 @@ class DrawFits:
         return np.einsum(sub, Z, self.raw_coefs) + self.intercepts[:, None, :]
 
 
+def _draw_path(Xc, yc, alphas, penalty, l1_ratio, tol) -> np.ndarray:
+    """:func:`regutils.penalties._centred_path` for one draw's lasso or elastic net.
+
+    The same coordinate descent as ``enet_path`` with a precomputed Gram matrix, warm-started
+    from the largest alpha down, called directly: ``enet_path`` validates its arrays again for
+    every call, which costs about four times the descent itself on problems this small
+    (hundreds of draws, five folds each). Where that routine is missing or takes other
+    arguments, ``enet_path`` itself runs; ``tests/test_laboratory.py`` checks that the two
+    agree.
+    """
+    if _cd_gram is not None:
+        ratio = 1.0 if penalty == "lasso" else l1_ratio
+        n, n_features = Xc.shape
+        gram = np.ascontiguousarray(Xc.T @ Xc)
+        xy = np.ascontiguousarray(Xc.T @ yc)
+        y = np.ascontiguousarray(yc, dtype=float)
+        w = np.zeros(n_features)
+        rng = np.random.RandomState(0)  # unused by the cyclic rule, required by the signature
+        out = np.empty((n_features, len(alphas)))
+        try:
+            for k in range(len(alphas) - 1, -1, -1):  # largest alpha first: warm starts
+                w = _cd_gram(w, alphas[k] * ratio * n, alphas[k] * (1.0 - ratio) * n, gram,
+                             xy, y, MAX_ITER, tol, rng, False, False)[0]
+                out[:, k] = w
+            return out
+        except TypeError:  # pragma: no cover - a changed signature: the public route
+            pass
+    return _centred_path(Xc, yc, alphas, penalty, l1_ratio, MAX_ITER, tol)
+
+
 def _ridge_batch(G, c, alphas) -> np.ndarray:
     # w(alpha) = Q diag(1 / (lambda + alpha)) Q^T c for every draw at once
     lam, Q = np.linalg.eigh(G)
@@ -125,15 +159,14 @@ def _ridge_batch(G, c, alphas) -> np.ndarray:
 
 
 def fit_draws(
-    Z, y, alphas, *, penalty: str, l1_ratio: float | None = None, tol: float = TOL, n_jobs: int = 1
+    Z, y, alphas, *, penalty: str, l1_ratio: float | None = None, tol: float = TOL
 ) -> DrawFits:
     """Fit ``Ridge``, ``Lasso`` or ``ElasticNet`` at every alpha on every draw.
 
     Each draw is standardized with its own rows' means and standard deviations (what
     ``Pipeline([StandardScaler(), model])`` does), then fitted as in
-    :func:`regutils.coef_path`: the same objective, the same ``alpha``. ``n_jobs`` threads
-    share the lasso and elastic-net paths (scikit-learn's coordinate descent releases the
-    GIL); the result does not depend on it.
+    :func:`regutils.coef_path`: the same objective, the same ``alpha``, the same coordinate
+    descent (called directly, see ``_draw_path``).
     """
     Z, y = np.asarray(Z, dtype=float), np.asarray(y, dtype=float)
     if Z.ndim != 3 or y.shape != Z.shape[:2]:
@@ -143,15 +176,11 @@ def fit_draws(
     mean, scale, y_mean = Z.mean(axis=1), Z.std(axis=1), y.mean(axis=1)
     Xs = (Z - mean[:, None]) / scale[:, None]
     yc = y - y_mean[:, None]
-    n_jobs = check_int("n_jobs", n_jobs, 1)
     if penalty == "ridge":
         coefs = _ridge_batch(np.einsum("bnf,bng->bfg", Xs, Xs), np.einsum("bnf,bn->bf", Xs, yc), alphas)
     else:
-        def path(b):
-            return _centred_path(Xs[b], yc[b], alphas, penalty, l1_ratio, MAX_ITER, tol)
-
-        with ThreadPoolExecutor(n_jobs) as pool:
-            coefs = np.stack(list(pool.map(path, range(len(Z)))))
+        coefs = np.stack([_draw_path(Xs[b], yc[b], alphas, penalty, l1_ratio, tol)
+                          for b in range(len(Z))])
     raw = coefs / scale[:, :, None]
     intercepts = y_mean[:, None] - np.einsum("bf,bfa->ba", mean, raw)
     return DrawFits(alphas, coefs, raw, intercepts)
@@ -219,7 +248,6 @@ def test_mse(fits: DrawFits, Z_test, y_test) -> np.ndarray:
 
 def cv_draws(
     Z, y, alphas, *, penalty: str, l1_ratio: float | None = None, cv=None, tol: float = TOL,
-    n_jobs: int = 1,
 ) -> np.ndarray:
     """K-fold CV MSE of every draw at every alpha, shape ``(n_draws, n_alphas, n_folds)``.
 
@@ -233,8 +261,7 @@ def cv_draws(
     folds = []
     for train, held in _default_cv(cv).split(Z[0]):
         fits = fit_draws(
-            Z[:, train], y[:, train], alphas, penalty=penalty, l1_ratio=l1_ratio, tol=tol,
-            n_jobs=n_jobs,
+            Z[:, train], y[:, train], alphas, penalty=penalty, l1_ratio=l1_ratio, tol=tol
         )
         err = y[:, held, None] - fits.predict(Z[:, held])
         folds.append(np.mean(err**2, axis=1))
