@@ -10,9 +10,9 @@ Two regimes, each with one recipe for every device (a GPU only makes it faster):
 **Full data** (:data:`FULL_DATA`): the 784-400-400-400-400-10 ReLU network on all 48,000
 training images, Adam at ``lr = 1e-3`` cosine-decayed to zero over 30 epochs, batches of 256.
 The evidence for batch 256 (``data_files/recipe_search_h100.json``, shown on the Performance
-page): three seeds per recipe and configuration, compared on validation error, batch 256 at
-``lr = 1e-3`` was within seed noise of batch 128 for every configuration, and it halves the
-number of optimizer steps.
+page): three seeds per recipe, each seed's validation error averaged over four
+configurations, paired by seed; batch 256 at ``lr = 1e-3`` was not distinguishable from batch
+128 (its 95 % interval contains 0), and it halves the number of optimizer steps.
 Every configuration trains with the same :data:`SEEDS` (same initial weights and batch order:
 paired comparisons). Early stopping *watches* these runs (``stop_early=False``): the weights
 it would have restored are kept beside the final ones, so "with early stopping" costs no
