@@ -119,24 +119,26 @@ def source_hash() -> str:
     return code_hash(_PACKAGE, TRAINING_SOURCES)
 
 
-def state_digest(module: torch.nn.Module) -> str:
-    """sha256 of a module's ``state_dict`` (names, dtypes, shapes and values)."""
+def _digest(named_tensors) -> str:
+    """sha256 of ``(name, tensor)`` pairs in order: each name (``None``: none), dtype, shape
+    and the tensor's bytes."""
     digest = hashlib.sha256()
-    for name, tensor in module.state_dict().items():
+    for name, tensor in named_tensors:
         t = tensor.detach().to("cpu").contiguous()
-        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        label = "" if name is None else f"{name}|"
+        digest.update(f"{label}{t.dtype}|{tuple(t.shape)}|".encode())
         digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
+
+
+def state_digest(module: torch.nn.Module) -> str:
+    """sha256 of a module's ``state_dict`` (names, dtypes, shapes and values)."""
+    return _digest(module.state_dict().items())
 
 
 def tensors_digest(tensors) -> str:
     """sha256 of a sequence of tensors (dtypes, shapes and values, in order)."""
-    digest = hashlib.sha256()
-    for t in tensors:
-        t = t.detach().to("cpu").contiguous()
-        digest.update(f"{t.dtype}|{tuple(t.shape)}|".encode())
-        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
+    return _digest((None, t) for t in tensors)
 
 
 _DATA_DIGESTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -153,12 +155,7 @@ def data_digest(data) -> str:
         return _DATA_DIGESTS[data]
     except (KeyError, TypeError):
         pass
-    digest = hashlib.sha256()
-    for name in ("X_train", "y_train", "X_val", "y_val"):
-        t = getattr(data, name).detach().cpu().contiguous()
-        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    value = digest.hexdigest()
+    value = _digest((name, getattr(data, name)) for name in ("X_train", "y_train", "X_val", "y_val"))
     try:
         _DATA_DIGESTS[data] = value
     except TypeError:  # not weak-referenceable: recomputed next time

@@ -448,8 +448,8 @@ def fit_cv_models(X, y, *, ridge_alphas, lasso_alphas, l1_ratios, cv=None):
     """Fit OLS and the three penalized models, each with alpha chosen by K-fold CV on ``X, y``.
 
     Returns a ``CVModels``: the fitted pipelines, the CV curves, the elastic net's
-    ``l1_ratio`` and its CV curve at every ratio searched. ``X`` is on its own (raw) scale: every model is a
-    ``Pipeline([StandardScaler(), model])`` (``ru.penalized_model``), and the
+    ``l1_ratio`` and its CV curve at every ratio searched. ``X`` is on its own (raw) scale:
+    every model is a ``Pipeline([StandardScaler(), model])`` (``ru.penalized_model``), and the
     cross-validation standardizes inside the folds
     (:func:`cv_curve` with ``standardize=True``). All models use the same folds (``cv``;
     default ``KFold(5, shuffle=True, random_state=0)``) and score by mean squared error; the
