@@ -8,6 +8,10 @@ NODE_STAMP := node_modules/.installed
 
 .PHONY: book test setup clean
 
+# A virtual environment activated in the caller's shell is not this one: IPython warns about
+# the mismatch (the tests turn warnings into errors), so the recipes run without it.
+unexport VIRTUAL_ENV
+
 book: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python tools/build_book.py
 
