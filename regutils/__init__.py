@@ -96,6 +96,7 @@ _EXPORTS = {
     "seeds_needed": "stats",
     "holm": "stats",
     "family_decisions": "stats",
+    "family_sentence": "stats",
     "comparison_table": "stats",
     "metric_unit": "stats",
     "units_table": "stats",

@@ -17,9 +17,10 @@ interval ``[ci_low, ci_high]`` is a ``confidence`` (default 95 %) interval for i
 - :func:`summarize_seeds`: mean over seeds with a t-interval half-width, for error bars that
   are intervals rather than standard deviations; :func:`seeds_needed`: how many seeds would
   make such an interval exclude zero, if the differences kept their mean and spread.
-- :func:`holm` and :func:`family_decisions`: p-values adjusted for testing a family of
-  comparisons at once (Holm's step-down method), and what each record still decides after
-  it, for a page that draws one conclusion from several tests.
+- :func:`holm`, :func:`family_decisions` and :func:`family_sentence`: p-values adjusted for
+  testing a family of comparisons at once (Holm's step-down method), what each record still
+  decides after it, and that in words, for a page that draws one conclusion from several
+  tests.
 - :func:`comparison_table`: records as a table for the pages.
 - :func:`decision`, :func:`verdict` and :func:`describe`: a record in words, so that a page's sentences are
   read off its records and stay true on any machine the book is built on.
@@ -47,6 +48,7 @@ __all__ = [
     "seeds_needed",
     "holm",
     "family_decisions",
+    "family_sentence",
     "comparison_table",
     "metric_unit",
     "units_table",
@@ -762,3 +764,29 @@ def name_list(names, *, empty="none", style="*") -> str:
     if not marked:
         return empty
     return marked[0] if len(marked) == 1 else ", ".join(marked[:-1]) + " and " + marked[-1]
+
+
+def family_sentence(named_records, confidence=0.95) -> str:
+    """What a family of comparisons still decides after :func:`family_decisions`, in words.
+
+    ``named_records`` are ``(name, record)`` pairs; the sentence names the records that stay
+    decided and those that were decided on their own but not in the family: ``"Read together
+    as one family of 8 comparisons, with Holm's adjustment, a and b stay decided; c does
+    not."``
+
+    Raises
+    ------
+    ValueError
+        As :func:`family_decisions`, and if a name is not a non-empty string.
+    """
+    pairs = list(named_records)
+    words = family_decisions([r for _, r in pairs], confidence)
+    kept = [name for (name, _), w in zip(pairs, words) if w != "not decided"]
+    dropped = [name for (name, r), w in zip(pairs, words)
+               if w == "not decided" and decision(r) != "not decided"]
+    text = f"Read together as one family of {len(pairs)} comparisons, with Holm's adjustment, "
+    text += (name_list(kept, style="") + (" stays" if len(kept) == 1 else " stay") + " decided"
+             if kept else "none stays decided")
+    if dropped:
+        text += "; " + name_list(dropped, style="") + (" does" if len(dropped) == 1 else " do") + " not"
+    return text + "."

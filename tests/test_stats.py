@@ -264,6 +264,24 @@ def test_family_decisions_keep_only_what_survives_holm():
     assert stats.family_decisions(small, confidence=0.99) == ["not decided"] * 3
 
 
+def test_family_sentence_names_what_stays_and_what_drops():
+    # the first family above: only the 0.001 record survives; two decided ones drop
+    family = [("a", record_with(0.03, -1.0)), ("b", record_with(0.001, 2.0)),
+              ("c", record_with(0.04, -1.0)),
+              ("d", dict(delta=0.1, ci_low=-1.0, ci_high=1.2, p_value=0.5))]
+    assert stats.family_sentence(family) == (
+        "Read together as one family of 4 comparisons, with Holm's adjustment, b stays "
+        "decided; a and c do not.")
+    small = [(n, record_with(q, -1.0)) for n, q in (("x", 0.02), ("y", 0.01))]
+    assert stats.family_sentence(small) == (
+        "Read together as one family of 2 comparisons, with Holm's adjustment, x and y stay "
+        "decided.")
+    assert stats.family_sentence([("z", record_with(0.2, -1.0))], confidence=0.99).endswith(
+        "none stays decided; z does not.")
+    with pytest.raises(ValueError, match=r"^names\[0\] must be a non-empty string, got ''$"):
+        stats.family_sentence([("", record_with(0.001, -1.0))])
+
+
 def test_family_decisions_rejects_bad_input():
     with pytest.raises(ValueError, match="^records must hold at least one comparison record, got none$"):
         stats.family_decisions([])
