@@ -39,6 +39,7 @@ __all__ = [
     "EXPERIMENT_PATIENCE",
     "SEEDS",
     "FULL_LABELS",
+    "FULL_EXPERIMENTS",
     "full_data_configs",
     "run_full_data",
     "full_data_model",
@@ -81,6 +82,16 @@ SEEDS = (0, 1, 2)
 # the trained configurations; early stopping is read off each of them (stop_early=False)
 #: The trained full-data configurations.
 FULL_LABELS = ("none", "weight decay", "weight decay + dropout")
+#: The full-data experiments the chapters compare: name -> (trained configuration of
+#: :data:`FULL_LABELS`, the weights early stopping would have restored instead of the final ones?).
+FULL_EXPERIMENTS = {
+    "unregularized": ("none", False),
+    "weight decay": ("weight decay", False),
+    "weight decay + dropout": ("weight decay + dropout", False),
+    "weight decay + early stopping": ("weight decay", True),
+    "all three": ("weight decay + dropout", True),
+    "early stopping": ("none", True),
+}
 
 
 def full_data_configs() -> list[dict]:

@@ -245,8 +245,9 @@ def fit(
 
     Which parameters decay (``decay_biases``): by default only the weight matrices (every
     parameter with two or more dimensions), as Goodfellow et al. §7.1, scikit-learn and
-    common practice do — a bias shifts a unit's input and does not let the network fit more
-    sharply, so shrinking it buys nothing. ``decay_biases=True`` decays every parameter, as
+    common practice do — a bias controls one unit, not an interaction between two, so
+    leaving it free adds little variance, while decaying it can make the network underfit
+    (Goodfellow et al. §7.1). ``decay_biases=True`` decays every parameter, as
     ``torch.optim.Adam(model.parameters(), weight_decay=λ)`` does.
 
     Parameters
