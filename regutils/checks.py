@@ -4,10 +4,12 @@ In the spirit of scikit-learn's ``_parameter_constraints``: a constraint is data
 (:class:`Interval`, :class:`Options`), and :func:`check` enforces any of them with the same
 message, ``"<name> must be <constraint>, got <value>"``. Integers never accept ``True``/``False``
 (``bool`` is a subclass of ``int`` in Python, and ``n_train=True`` is always a mistake), and
-real numbers must be finite unless an interval says otherwise.
+real numbers must be finite. :func:`check_str` does the same for text and :func:`check_array`
+for arrays of numbers (lists, numpy arrays, torch tensors): its shape, its length and that
+every entry is finite.
 
-This module imports neither torch nor pandas, so the data layer, the figures and the build
-tools can all use it.
+This module imports neither torch nor pandas (numpy only inside :func:`check_array`), so the
+data layer, the figures and the build tools can all use it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ __all__ = [
     "check_real",
     "check_options",
     "check_bool",
+    "check_str",
+    "check_array",
     "env_flag",
     "is_int",
     "is_real",
@@ -77,7 +81,7 @@ class Interval:
     def contains(self, x) -> bool:
         if self.kind == "int" and not is_int(x):
             return False
-        if not is_real(x) or (not is_int(x) and not math.isfinite(x)):  # isfinite(10**400) overflows
+        if not is_real(x) or (self.kind == "real" and not _finite_float(x)):
             return False
         left = self.closed in ("both", "left")
         right = self.closed in ("both", "right")
@@ -100,6 +104,14 @@ class Interval:
         return f"{what} in {brackets[0]}{lo}, {hi}{brackets[1]}"
 
 
+def _finite_float(x) -> bool:
+    """``x`` is a finite float once converted (``10**400``, an exact integer, is not)."""
+    try:
+        return math.isfinite(x)
+    except OverflowError:
+        return False
+
+
 def _bound(x) -> str | None:
     """An interval end as a reader writes it: ``47040016`` (not ``4.704e+07``), ``0.001``, ``inf``."""
     if x is None:
@@ -111,7 +123,7 @@ def _bound(x) -> str | None:
 
 @dataclass(frozen=True)
 class Options:
-    """One of a fixed set of values, compared with ``==``.
+    """One of a fixed, non-empty set of values (a tuple), compared with ``==``.
 
     ``True``/``False`` match only a ``bool`` option (never ``1``/``0``), an integer option only
     an integer (numpy's included; ``2.0`` is not ``2``), a string only a string, and ``None``
@@ -119,6 +131,10 @@ class Options:
     """
 
     values: tuple
+
+    def __post_init__(self):
+        if not isinstance(self.values, tuple) or not self.values:
+            raise ValueError(f"Options values must be a non-empty tuple, got {self.values!r}")
 
     def contains(self, x) -> bool:
         return any(_same_option(x, v) for v in self.values)
@@ -147,11 +163,14 @@ def _is_bool(x) -> bool:
 
 
 def check(name: str, value: Any, *constraints, allow_none: bool = False):
-    """Return ``value`` if it satisfies any of ``constraints``; else raise ``ValueError``.
+    """Return ``value`` if it satisfies any of ``constraints`` (one or more :class:`Interval`
+    or :class:`Options`); else raise ``ValueError``.
 
     The message is ``"<name> must be <c1> or <c2>…, got <value!r>"``, the same wording
     everywhere in the package.
     """
+    if not constraints or not all(isinstance(c, (Interval, Options)) for c in constraints):
+        raise ValueError(f"check needs one or more Interval or Options constraints, got {constraints!r}")
     if value is None and allow_none:
         return value
     if any(c.contains(value) for c in constraints):
@@ -189,7 +208,9 @@ def check_real(
 
 
 def check_options(name: str, value, options) -> Any:
-    """``value`` if it is one of ``options``."""
+    """``value`` if it is one of ``options`` (a list, tuple or other collection, not a string)."""
+    if isinstance(options, str) or not hasattr(options, "__iter__"):
+        raise ValueError(f"options must be a collection of allowed values, got {options!r}")
     return check(name, value, Options(tuple(options)))
 
 
@@ -200,6 +221,62 @@ def check_bool(name: str, value) -> bool:
     raise ValueError(f"{name} must be True or False, got {_show(value)}")
 
 
+def check_str(name: str, value, *, allow_empty: bool = False) -> str:
+    """``value`` if it is a string with more than spaces in it (any string if ``allow_empty``).
+
+    The message is ``"<name> must be a non-empty string, got <value!r>"`` (``"a string"`` if
+    ``allow_empty``).
+    """
+    if isinstance(value, str) and (allow_empty or value.strip()):
+        return value
+    raise ValueError(f"{name} must be {'a string' if allow_empty else 'a non-empty string'}, got {_show(value)}")
+
+
+def _to_numpy(x):
+    """``x`` as a numpy array; a torch tensor is detached and moved to the CPU first."""
+    import numpy as np
+
+    if hasattr(x, "detach"):
+        x = x.detach()
+    if hasattr(x, "cpu"):
+        x = x.cpu()
+    return np.asarray(x)
+
+
+def check_array(name: str, value, *, ndim: int | None = None, min_len: int = 0, integer: bool = False):
+    """``value`` as a numpy array of finite numbers: float64, or int64 if ``integer``.
+
+    Lists, numpy arrays, pandas objects and torch tensors (detached, moved to the CPU) are
+    accepted; booleans and strings are not numbers. ``ndim`` is the number of dimensions
+    required (``None``: any), ``min_len`` the least length along the first axis. A
+    ``ValueError`` names ``name`` and what is wrong, in one of three messages:
+    ``"y must be a 1-D array of numbers, got an array of shape (2, 3) and dtype float64"``,
+    ``"a must have at least 2 values, got 1"`` (``rows`` for an array of more than one
+    dimension), ``"X must contain only finite numbers, got nan at index (4, 0)"``.
+    """
+    import numpy as np  # imported here: the rest of the module needs no numpy
+
+    what = "integers" if integer else "numbers"
+    wanted = f"a {ndim}-D array of {what}" if ndim is not None else f"an array of {what}"
+    try:
+        arr = _to_numpy(value)
+    except (TypeError, ValueError):  # a ragged list, a tensor numpy cannot hold
+        raise ValueError(f"{name} must be {wanted}, got {_show(value)}") from None
+    numeric = arr.dtype.kind in ("iu" if integer else "iuf") or (arr.size == 0 and arr.dtype.kind == "f")
+    if not numeric or (ndim is not None and arr.ndim != ndim):
+        raise ValueError(f"{name} must be {wanted}, got an array of shape {arr.shape} and dtype {arr.dtype}")
+    if arr.ndim and len(arr) < min_len:
+        unit = "value" if arr.ndim == 1 else "row"
+        raise ValueError(f"{name} must have at least {min_len} {unit}{'' if min_len == 1 else 's'}, got {len(arr)}")
+    arr = arr.astype(np.int64 if integer else np.float64, copy=False)
+    finite = np.isfinite(arr)
+    if not finite.all():
+        where = tuple(int(i) for i in np.argwhere(~finite)[0]) if arr.ndim else ()
+        at = f" at index {where[0] if len(where) == 1 else where}" if where else ""
+        raise ValueError(f"{name} must contain only finite numbers, got {float(arr[where])!r}{at}")
+    return arr
+
+
 def env_flag(variable: str, default: bool = True) -> bool:
     """Read a yes/no environment variable.
 
@@ -208,6 +285,7 @@ def env_flag(variable: str, default: bool = True) -> bool:
     variable, so a typo never silently flips a setting:
     ``"REGUTILS_CACHE must be one of 0, false, no, off, 1, true, yes, on (or unset), got 'nope'"``.
     """
+    check_str("variable", variable)
     check_bool("default", default)
     value = os.environ.get(variable, "")
     raw = value.strip().lower()

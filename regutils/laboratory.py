@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from . import data
-from .checks import check_int
-from .penalties import MAX_ITER, _as_alphas, _centred_path, _check_penalty, _default_cv
+from .checks import check_array, check_int, check_real, check_str
+from .penalties import MAX_ITER, _as_alphas, _centred_path, _check_penalty, _default_cv, _standardizer
 
 try:  # the Gram coordinate descent that sklearn.linear_model.enet_path runs (private API)
     from sklearn.linear_model._cd_fast import enet_coordinate_descent_gram as _cd_gram
@@ -72,7 +72,7 @@ def generator_intercept(seed: int = 42) -> float:
     in that order), so ``generator_intercept() + X @ true_coef`` is the oracle's prediction
     for the book's data set: its errors are exactly the generator's noise.
     """
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_int("seed", seed, 0))
     rng.standard_normal((data._N_SAMPLES, data._N_BLOCKS))
     rng.standard_normal((data._N_SAMPLES, data.N_FEATURES))
     means = rng.normal(0.0, 3.0, data.N_FEATURES)
@@ -90,7 +90,7 @@ def draw_datasets(n_draws: int, n_rows: int, *, seed: int) -> tuple[np.ndarray, 
     n_draws = check_int("n_draws", n_draws, 1)
     n_rows = check_int("n_rows", n_rows, 2)
     pop = population()
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_int("seed", seed, 0))
     k, size, rho = data._N_BLOCKS, data._BLOCK_SIZE, data._BLOCK_RHO
     factors = rng.standard_normal((n_draws, n_rows, k))
     Z = rng.standard_normal((n_draws, n_rows, len(pop.beta)))
@@ -115,8 +115,14 @@ class DrawFits:
     """On the unscaled features, shape ``(n_draws, n_alphas)``."""
 
     def predict(self, Z) -> np.ndarray:
-        """Predictions of draw ``b``'s models on ``Z[b]`` (or on one shared 2-D ``Z``)."""
-        Z = np.asarray(Z, dtype=float)
+        """Predictions of draw ``b``'s models on ``Z[b]`` (or on one shared 2-D ``Z``), shape
+        ``(n_draws, n_rows, n_alphas)``."""
+        Z = check_array("Z", Z)
+        n_draws, n_features = self.raw_coefs.shape[:2]
+        if Z.ndim not in (2, 3) or Z.shape[-1] != n_features or (Z.ndim == 3 and len(Z) != n_draws):
+            raise ValueError(
+                f"Z must be (n_rows, {n_features}) or ({n_draws}, n_rows, {n_features}), got shape {Z.shape}"
+            )
         sub = "nf,bfa->bna" if Z.ndim == 2 else "bnf,bfa->bna"
         return np.einsum(sub, Z, self.raw_coefs) + self.intercepts[:, None, :]
 
@@ -151,6 +157,18 @@ def _draw_path(Xc, yc, alphas, penalty, l1_ratio, tol) -> np.ndarray:
     return _centred_path(Xc, yc, alphas, penalty, l1_ratio, MAX_ITER, tol)
 
 
+def _as_draws(Z, y) -> tuple[np.ndarray, np.ndarray]:
+    """``Z`` ``(n_draws, n_rows, n_features)`` and ``y`` ``(n_draws, n_rows)`` as float arrays
+    of finite numbers: at least one draw, two rows and one feature."""
+    Z = check_array("Z", Z, ndim=3)
+    y = check_array("y", y, ndim=2)
+    if y.shape != Z.shape[:2]:
+        raise ValueError(f"Z must be (n_draws, n_rows, n_features) and y (n_draws, n_rows), got {Z.shape}, {y.shape}")
+    if Z.shape[0] < 1 or Z.shape[1] < 2 or Z.shape[2] < 1:
+        raise ValueError(f"Z must have at least 1 draw of 2 rows and 1 feature, got shape {Z.shape}")
+    return Z, y
+
+
 def _ridge_batch(G, c, alphas) -> np.ndarray:
     # w(alpha) = Q diag(1 / (lambda + alpha)) Q^T c for every draw at once
     lam, Q = np.linalg.eigh(G)
@@ -164,16 +182,15 @@ def fit_draws(
     """Fit ``Ridge``, ``Lasso`` or ``ElasticNet`` at every alpha on every draw.
 
     Each draw is standardized with its own rows' means and standard deviations (what
-    ``Pipeline([StandardScaler(), model])`` does), then fitted as in
-    :func:`regutils.coef_path`: the same objective, the same ``alpha``, the same coordinate
-    descent (called directly, see ``_draw_path``).
+    ``Pipeline([StandardScaler(), model])`` does, a constant column included), then fitted as
+    in :func:`regutils.coef_path`: the same objective, the same ``alpha``, the same coordinate
+    descent (called directly, see ``_draw_path``) with duality-gap tolerance ``tol``.
     """
-    Z, y = np.asarray(Z, dtype=float), np.asarray(y, dtype=float)
-    if Z.ndim != 3 or y.shape != Z.shape[:2]:
-        raise ValueError(f"Z must be (n_draws, n_rows, n_features) and y (n_draws, n_rows), got {Z.shape}, {y.shape}")
+    Z, y = _as_draws(Z, y)
     alphas = _as_alphas(alphas)
     l1_ratio = _check_penalty(penalty, l1_ratio)
-    mean, scale, y_mean = Z.mean(axis=1), Z.std(axis=1), y.mean(axis=1)
+    tol = check_real("tol", tol, 0, None, closed="neither")
+    (mean, scale), y_mean = _standardizer(Z, axis=1), y.mean(axis=1)
     Xs = (Z - mean[:, None]) / scale[:, None]
     yc = y - y_mean[:, None]
     if penalty == "ridge":
@@ -184,6 +201,24 @@ def fit_draws(
     raw = coefs / scale[:, :, None]
     intercepts = y_mean[:, None] - np.einsum("bf,bfa->ba", mean, raw)
     return DrawFits(alphas, coefs, raw, intercepts)
+
+
+def _test_moments(fits: DrawFits, Z_test, y_test):
+    """``Zt = [1, Z_test]``, ``y_test``, the test set's moments ``M = Zt' Zt / n`` and
+    ``m_y = Zt' y_test / n``, and every model's ``[intercept, coefficients]``, shape
+    ``(n_draws, 1 + n_features, n_alphas)``: what the test-set errors are computed from."""
+    if not isinstance(fits, DrawFits):
+        raise ValueError(f"fits must be the DrawFits of fit_draws, got {type(fits).__name__}")
+    n_features = fits.raw_coefs.shape[1]
+    Z_test = check_array("Z_test", Z_test, ndim=2, min_len=1)
+    y_test = check_array("y_test", y_test, ndim=1)
+    if Z_test.shape[1] != n_features:
+        raise ValueError(f"Z_test must have one column per feature of the fits ({n_features}), got {Z_test.shape[1]}")
+    if len(y_test) != len(Z_test):
+        raise ValueError(f"y_test must have one value per row of Z_test ({len(Z_test)}), got {y_test.shape}")
+    Zt = np.column_stack([np.ones(len(Z_test)), Z_test])
+    theta = np.concatenate([fits.intercepts[:, None, :], fits.raw_coefs], axis=1)
+    return Zt, y_test, Zt.T @ Zt / len(Zt), Zt.T @ y_test / len(Zt), theta
 
 
 def bias_variance(fits: DrawFits, Z_test, y_test, *, model: str) -> pd.DataFrame:
@@ -201,15 +236,14 @@ def bias_variance(fits: DrawFits, Z_test, y_test, *, model: str) -> pd.DataFrame
 
     ``expected_mse = bias2 + variance + noise + 2 mean_x (f_bar - f*)(f* - y)``; the last term
     has expectation 0 and is small on a large test set. Computed through the test set's
-    second-moment matrix, so no ``(n_draws, n_test, n_alphas)`` array is formed.
+    second-moment matrix, so no ``(n_draws, n_test, n_alphas)`` array is formed. Returns one
+    row per alpha, ``model`` (a non-empty string) naming them all.
     """
-    if len(fits.coefs) < 2:
-        raise ValueError(f"a variance needs at least 2 draws, got {len(fits.coefs)}")
+    Zt, y_test, M, m_y, theta = _test_moments(fits, Z_test, y_test)
+    if len(theta) < 2:
+        raise ValueError(f"fits must hold at least 2 draws (a variance needs them), got {len(theta)}")
+    check_str("model", model)
     pop = population()
-    Zt = np.column_stack([np.ones(len(Z_test)), np.asarray(Z_test, dtype=float)])
-    y_test = np.asarray(y_test, dtype=float)
-    M, m_y = Zt.T @ Zt / len(Zt), Zt.T @ y_test / len(Zt)
-    theta = np.concatenate([fits.intercepts[:, None, :], fits.raw_coefs], axis=1)  # (b, 1+f, a)
     truth = np.concatenate([[pop.intercept], pop.beta])
     d_bar = theta.mean(axis=0) - truth[:, None]
     spread = theta - theta.mean(axis=0)
@@ -233,12 +267,7 @@ def test_mse(fits: DrawFits, Z_test, y_test) -> np.ndarray:
     ``mean_x (y - f_b(x))^2`` for one shared test set, through the test set's second moments
     (no ``(n_draws, n_test, n_alphas)`` array of predictions is formed).
     """
-    Zt = np.column_stack([np.ones(len(Z_test)), np.asarray(Z_test, dtype=float)])
-    y_test = np.asarray(y_test, dtype=float)
-    if y_test.shape != (len(Zt),):
-        raise ValueError(f"y_test must have one value per row of Z_test ({len(Zt)}), got {y_test.shape}")
-    M, m_y = Zt.T @ Zt / len(Zt), Zt.T @ y_test / len(Zt)
-    theta = np.concatenate([fits.intercepts[:, None, :], fits.raw_coefs], axis=1)
+    _, y_test, M, m_y, theta = _test_moments(fits, Z_test, y_test)
     return (
         y_test @ y_test / len(y_test)
         - 2 * np.einsum("bfa,f->ba", theta, m_y)
@@ -257,7 +286,7 @@ def cv_draws(
     ``standardize=True`` does for one data set. Pass a slice of the result to
     :class:`regutils.CVCurve` (``CVCurve(alphas, out[b])``) for its best and 1-SE alphas.
     """
-    Z, y = np.asarray(Z, dtype=float), np.asarray(y, dtype=float)
+    Z, y = _as_draws(Z, y)
     folds = []
     for train, held in _default_cv(cv).split(Z[0]):
         fits = fit_draws(
@@ -271,18 +300,23 @@ def cv_draws(
 def blocks_split_by_size(coefs, groups, blocks) -> pd.DataFrame:
     """How often a correlated block is only partly selected, at each model size.
 
-    ``coefs`` is ``(n_draws, n_features, n_alphas)`` (:attr:`DrawFits.coefs`); ``blocks`` are
-    the group ids (``groups``) to watch, each of ``size`` features. Every (draw, alpha) pair is
-    one model; a block is *split* when some but not all of its features are non-zero. Returns
-    one row per model size (``n_nonzero``) with ``n_models`` (how many (draw, alpha) pairs had
-    that size) and ``share_split`` (split blocks / (models x blocks)). Comparing two penalties
-    row by row compares them at the same sparsity, which a comparison at each one's own
-    chosen alpha does not.
+    ``coefs`` is ``(n_draws, n_features, n_alphas)`` (:attr:`DrawFits.coefs`); ``groups`` gives
+    each feature's group id (``-1``: in no group); ``blocks`` are the group ids to watch, a
+    block being every feature of that id. Every (draw, alpha) pair is one model; a block is
+    *split* when some but not all of its features are non-zero. Returns one row per model
+    size (``n_nonzero``) with ``n_models`` (how many (draw, alpha) pairs had that size) and
+    ``share_split`` (split blocks / (models x blocks)). Comparing two penalties row by row
+    compares them at the same sparsity, which a comparison at each one's own chosen alpha
+    does not.
     """
-    coefs = np.asarray(coefs)
-    groups = np.asarray(groups)
-    if coefs.ndim != 3 or groups.shape != (coefs.shape[1],):
+    coefs = check_array("coefs", coefs, ndim=3)
+    groups = check_array("groups", groups, ndim=1, integer=True)
+    if groups.shape != (coefs.shape[1],):
         raise ValueError(f"coefs must be (n_draws, n_features, n_alphas) with one group per feature, got {coefs.shape}, {groups.shape}")
+    blocks = check_array("blocks", blocks, ndim=1, min_len=1, integer=True)
+    unknown = sorted(set(blocks.tolist()) - set(groups.tolist()) | ({-1} & set(blocks.tolist())))
+    if unknown:
+        raise ValueError(f"blocks must be group ids found in groups (not -1, no group), got {unknown}")
     selected = coefs != 0
     split = np.zeros(selected[:, 0].shape)
     for g in blocks:

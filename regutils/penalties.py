@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .checks import check_bool, check_int, check_options, check_real
+from .checks import check_array, check_bool, check_int, check_options, check_real
 
 PENALTIES = ("ridge", "lasso", "elasticnet")
 
@@ -42,33 +42,41 @@ TOL = 1e-6
 # Validation
 
 
+def _as_features(X, *, min_rows: int = 1) -> np.ndarray:
+    """``X`` (2-D, at least ``min_rows`` rows and one column) as a float array of finite numbers."""
+    X = check_array("X", X, ndim=2, min_len=min_rows)
+    if X.shape[1] == 0:
+        raise ValueError(f"X must have at least one column (feature), got shape {X.shape}")
+    return X
+
+
 def _as_xy(X, y, *, min_rows: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """``X`` (2-D, at least one column) and ``y`` (1-D, one value per row) as finite floats.
+    """``X`` as :func:`_as_features` checks it and ``y`` (1-D, one value per row) as float
+    arrays of finite numbers.
 
     The one check of a data set in the package (:mod:`regutils.theory` uses it too).
     """
-    X = np.asarray(X, dtype=float)
-    y = np.asarray(y, dtype=float)
-    if X.ndim != 2 or X.shape[1] == 0:
-        raise ValueError(f"X must be 2-D (n_samples, n_features >= 1), got shape {X.shape}")
-    if y.ndim != 1 or len(y) != len(X):
+    X = _as_features(X, min_rows=min_rows)
+    y = check_array("y", y, ndim=1)
+    if len(y) != len(X):
         raise ValueError(f"y must be 1-D with one value per row of X ({len(X)}), got shape {y.shape}")
-    if len(X) < min_rows:
-        raise ValueError(f"X must have at least {min_rows} rows, got {len(X)}")
-    if not (np.isfinite(X).all() and np.isfinite(y).all()):
-        raise ValueError("X and y must be finite (no NaN or infinity)")
     return X, y
 
 
 def _as_alphas(alphas) -> np.ndarray:
-    alphas = np.asarray(alphas, dtype=float)
-    if alphas.ndim != 1 or alphas.size == 0:
-        raise ValueError(f"alphas must be a non-empty 1-D sequence, got shape {alphas.shape}")
-    if not (np.isfinite(alphas).all() and (alphas > 0).all()):
-        raise ValueError("alphas must be finite and > 0")
+    alphas = check_array("alphas", alphas, ndim=1, min_len=1)
+    if not (alphas > 0).all():
+        raise ValueError(f"alphas must be > 0, got {float(alphas.min())!r}")
     if np.unique(alphas).size != alphas.size:
         raise ValueError("alphas must not repeat a value")
     return np.sort(alphas)
+
+
+def _standardizer(X: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Means and standard deviations along ``axis`` as ``StandardScaler`` computes them; a
+    constant column gets scale 1, as ``StandardScaler`` leaves it (centred to zeros)."""
+    mean, scale = X.mean(axis=axis), X.std(axis=axis)
+    return mean, np.where(scale > 0, scale, 1.0)
 
 
 def _check_penalty(penalty: str, l1_ratio) -> float | None:
@@ -84,7 +92,9 @@ def _check_penalty(penalty: str, l1_ratio) -> float | None:
 
 def _residual(w, X, y, intercept) -> tuple[np.ndarray, np.ndarray]:
     X, y = _as_xy(X, y)
-    w = np.asarray(w, dtype=float)
+    w = check_array("w", w, ndim=1)
+    if len(w) != X.shape[1]:
+        raise ValueError(f"w must have one value per column of X ({X.shape[1]}), got {len(w)}")
     return w, y - X @ w - check_real("intercept", intercept)
 
 
@@ -191,7 +201,7 @@ def soft_threshold(z, threshold: float) -> np.ndarray:
     every coefficient by the same factor.
     """
     threshold = check_real("threshold", threshold, 0.0)
-    z = np.asarray(z, dtype=float)
+    z = check_array("z", z)
     return np.sign(z) * np.maximum(np.abs(z) - threshold, 0.0)
 
 
@@ -232,8 +242,8 @@ def norm_ball_minimizer(A, center, radius: float, ord: int) -> np.ndarray:
     segment); for ``ord=2`` the Lagrange condition ``w = (A + mu I)^{-1} A center`` solved for
     ``||w|| = radius`` by bisection on ``mu``.
     """
-    A = np.asarray(A, dtype=float)
-    c = np.asarray(center, dtype=float)
+    A = check_array("A", A)
+    c = check_array("center", center)
     if A.shape != (2, 2) or c.shape != (2,):
         raise ValueError(f"A must be 2x2 and center of length 2, got {A.shape} and {c.shape}")
     if not np.allclose(A, A.T) or np.linalg.eigvalsh(A).min() <= 0:
@@ -264,13 +274,14 @@ class CoefPath:
 
     def predict(self, X) -> np.ndarray:
         """Predictions of every model on the path, shape ``(n_samples, n_alphas)``."""
-        return np.asarray(X, dtype=float) @ self.coefs + self.intercepts
+        X = check_array("X", X, ndim=2)
+        if X.shape[1] != self.coefs.shape[0]:
+            raise ValueError(f"X has {X.shape[1]} features, the path has {self.coefs.shape[0]}")
+        return X @ self.coefs + self.intercepts
 
     def mse(self, X, y) -> np.ndarray:
         """Mean squared error of every model on the path, shape ``(n_alphas,)``."""
         X, y = _as_xy(X, y)
-        if X.shape[1] != self.coefs.shape[0]:
-            raise ValueError(f"X has {X.shape[1]} features, the path has {self.coefs.shape[0]}")
         return np.mean((y[:, None] - self.predict(X)) ** 2, axis=0)
 
     def n_nonzero(self) -> np.ndarray:
@@ -362,6 +373,8 @@ class CVCurve:
 def _default_cv(cv):
     from sklearn.model_selection import KFold
 
+    if cv is not None and (isinstance(cv, str) or not callable(getattr(cv, "split", None))):
+        raise ValueError(f"cv must be a scikit-learn splitter (such as KFold(5)) or None, got {cv!r}")
     return KFold(5, shuffle=True, random_state=0) if cv is None else cv
 
 
@@ -394,8 +407,7 @@ def cv_curve(
     for train, held in _default_cv(cv).split(X, y):
         X_fit, X_held = X[train], X[held]
         if standardize:
-            mean, scale = X_fit.mean(axis=0), X_fit.std(axis=0)
-            scale = np.where(scale > 0, scale, 1.0)  # StandardScaler leaves constant columns
+            mean, scale = _standardizer(X_fit)
             X_fit, X_held = (X_fit - mean) / scale, (X_held - mean) / scale
         path = coef_path(
             X_fit, y[train], alphas, penalty=penalty, l1_ratio=l1_ratio, max_iter=max_iter, tol=tol
@@ -457,7 +469,7 @@ def fit_cv_models(X, y, *, ridge_alphas, lasso_alphas, l1_ratios, cv=None):
     every ``l1_ratios`` value; the (``l1_ratio``, alpha) pair with the lowest CV MSE wins.
     """
     X, y = _as_xy(X, y, min_rows=2)
-    l1_ratios = np.atleast_1d(np.asarray(l1_ratios, dtype=float))
+    l1_ratios = np.atleast_1d(check_array("l1_ratios", l1_ratios))
     if l1_ratios.ndim != 1 or l1_ratios.size == 0 or not ((l1_ratios > 0) & (l1_ratios <= 1)).all():
         raise ValueError(f"l1_ratios must be a non-empty sequence of values in (0, 1], got {l1_ratios!r}")
     cv = _default_cv(cv)
@@ -490,9 +502,9 @@ def selection_scores(coef, true_coef, *, tol: float = 0.0) -> dict:
     ``true_positives``, ``precision`` (true positives / selected; NaN when nothing is
     selected) and ``recall`` (true positives / true support size).
     """
-    coef = np.asarray(coef, dtype=float)
-    true_coef = np.asarray(true_coef, dtype=float)
-    if coef.ndim != 1 or coef.shape != true_coef.shape:
+    coef = check_array("coef", coef, ndim=1)
+    true_coef = check_array("true_coef", true_coef, ndim=1)
+    if coef.shape != true_coef.shape:
         raise ValueError(
             f"coef and true_coef must be 1-D of the same length, got {coef.shape} and {true_coef.shape}"
         )
@@ -519,13 +531,14 @@ def group_nonzero_counts(coefs, groups) -> pd.DataFrame:
     one row per group id (ascending) and one column per alpha (a single column ``0`` for 1-D
     ``coefs``), each cell the number of the group's features with a non-zero coefficient.
     """
-    coefs = np.asarray(coefs, dtype=float)
-    groups = np.asarray(groups)
+    coefs = check_array("coefs", coefs)
+    groups = check_array("groups", groups, ndim=1, integer=True)
     if coefs.ndim == 1:
         coefs = coefs[:, None]
     if coefs.ndim != 2 or groups.shape != (coefs.shape[0],):
         raise ValueError(
-            f"groups must have one entry per feature: coefs {coefs.shape}, groups {groups.shape}"
+            "coefs must be (n_features,) or (n_features, n_alphas) and groups must have one entry "
+            f"per feature, got coefs {coefs.shape}, groups {groups.shape}"
         )
     ids = sorted(int(g) for g in np.unique(groups) if g != -1)
     if not ids:
@@ -551,6 +564,8 @@ def results_table(models: dict, X_test, y_test, true_coef=None) -> pd.DataFrame:
     from sklearn.linear_model import Lasso, LassoCV
 
     X_test, y_test = _as_xy(X_test, y_test)
+    if not isinstance(models, dict):
+        raise ValueError(f"models must be a dict of name -> fitted model, got {type(models).__name__}")
     if not models:
         raise ValueError("models is empty")
     rows = []

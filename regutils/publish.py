@@ -19,8 +19,8 @@ import json
 import math
 import re
 
-from regutils.checks import check_int, check_real
-from regutils.stats import metric_unit
+from regutils.checks import check_bool, check_int, check_real, check_str
+from regutils.stats import _record_list, metric_unit
 
 __all__ = [
     "COMPARISON_FIELDS",
@@ -64,10 +64,16 @@ def _check_name(what: str, name) -> str:
     return name
 
 
+def _item(value):
+    """A numpy (or torch) scalar as the Python number it holds; anything else as it is."""
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        return value.item()
+    return value
+
+
 def _plain(value):
     """``value`` as JSON can hold it: numpy scalars become Python numbers, NaN becomes None."""
-    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
-        value = value.item()
+    value = _item(value)
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, (list, tuple)):
@@ -79,10 +85,11 @@ def comparison_record(record: dict) -> dict:
     """``record`` checked and made JSON-ready; raises ``ValueError`` on a missing or bad field.
 
     Text fields must be non-empty strings; ``n_pairs`` an integer >= 1; ``delta``, ``ci_low``,
-    ``ci_high`` finite numbers with ``ci_low <= ci_high``; ``p_value`` in [0, 1] or None
-    (a method that gives no p-value). A metric named an error, accuracy or ECE is a fraction
-    in [0, 1] on every page (pages show it in percentage points), so its ``delta`` and
-    interval lie in [-1, 1].
+    ``ci_high`` finite numbers with ``ci_low <= delta <= ci_high``; ``p_value`` in [0, 1] or
+    None (a method that gives no p-value); ``confidence``, where the record has one, in
+    (0, 1). A metric named an error, accuracy or ECE is a fraction in [0, 1] on every page
+    (pages show it in percentage points), so its ``delta`` and interval lie in [-1, 1]. Other
+    keys are kept as they are, numpy scalars made Python numbers and NaN made None.
     """
     if not isinstance(record, dict):
         raise ValueError(f"a comparison record must be a dict, got {type(record).__name__}")
@@ -91,14 +98,21 @@ def comparison_record(record: dict) -> dict:
         raise ValueError(f"comparison record lacks {', '.join(missing)}: {record!r}")
     out = {k: _plain(v) for k, v in record.items()}
     for key in _TEXT_FIELDS:
-        if not isinstance(out[key], str) or not out[key]:
-            raise ValueError(f"{key} must be a non-empty string, got {out[key]!r}")
-    out["n_pairs"] = check_int("n_pairs", out["n_pairs"], 1)
+        check_str(key, out[key])
+    # the numbers are checked as given (a NaN is named as NaN, not as the None JSON makes of it)
+    out["n_pairs"] = check_int("n_pairs", _item(record["n_pairs"]), 1)
     for key in ("delta", "ci_low", "ci_high"):
-        out[key] = check_real(key, out[key])
-    out["p_value"] = check_real("p_value", out["p_value"], 0, 1, allow_none=True)
+        out[key] = check_real(key, _item(record[key]))
+    out["p_value"] = check_real("p_value", _item(record["p_value"]), 0, 1, allow_none=True)
+    if "confidence" in out:
+        out["confidence"] = check_real("confidence", _item(record["confidence"]), 0, 1, closed="neither")
     if out["ci_low"] > out["ci_high"]:
         raise ValueError(f"ci_low must be <= ci_high, got {out['ci_low']} > {out['ci_high']}")
+    if not out["ci_low"] <= out["delta"] <= out["ci_high"]:
+        raise ValueError(
+            f"delta must lie in its interval [ci_low, ci_high] = [{out['ci_low']}, {out['ci_high']}], "
+            f"got {out['delta']}"
+        )
     if metric_unit(out["metric"])[0] != 1.0 and max(abs(out[k]) for k in ("delta", "ci_low", "ci_high")) > 1:
         raise ValueError(
             f"metric {out['metric']!r} is a fraction, so delta, ci_low and ci_high lie in [-1, 1]; "
@@ -117,8 +131,11 @@ def glue(name: str, variable, display: bool = True) -> None:
     ``regutils`` is installed (Colab) and the book's build still reads what it glued.
 
     ``display=False`` records the value without showing it. With myst-nb installed, its own
-    ``glue`` is used.
+    ``glue`` is used. ``name`` must be a non-empty string and ``display`` True or False
+    (``ValueError`` otherwise).
     """
+    check_str("name", name)
+    check_bool("display", display)
     try:
         from myst_nb import glue as myst_glue
     except ImportError:
@@ -144,13 +161,13 @@ def publish_comparisons(records: list[dict], key: str = "main") -> list[dict]:
     Each record is a dict with at least the keys of :data:`COMPARISON_FIELDS`
     (``page, data, metric, a, b, n_pairs, delta, ci_low, ci_high, p_value, method``):
     ``delta`` is the mean paired difference ``metric(a) - metric(b)`` (``a`` the configuration
-    under test, ``b`` the reference), ``[ci_low, ci_high]`` its confidence interval. ``key``
-    tells apart several calls on one page. Nothing is displayed. Returns the checked records.
+    under test, ``b`` the reference), ``[ci_low, ci_high]`` its confidence interval, each
+    checked by :func:`comparison_record`. ``records`` is a list (any iterable but a dict or a
+    string). ``key`` tells apart several calls on one page. Nothing is displayed, and nothing
+    is glued if any record is refused. Returns the checked records.
     """
     _check_name("key", key)
-    if isinstance(records, dict) or not hasattr(records, "__iter__"):
-        raise ValueError(f"records must be a list of dicts, got {type(records).__name__}")
-    checked = [comparison_record(r) for r in records]
+    checked = [comparison_record(r) for r in _record_list(records)]
     _glue(COMPARISONS_PREFIX + key, json.dumps(checked, allow_nan=False))
     return checked
 

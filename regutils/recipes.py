@@ -31,6 +31,8 @@ moving until the last step and early stopping has a clear validation minimum to 
 
 from __future__ import annotations
 
+from .checks import Options, check, check_bool, check_options
+
 __all__ = [
     "HIDDEN",
     "FULL_DATA",
@@ -118,8 +120,18 @@ def run_full_data(data):
 
 
 def full_data_model(result, label: str, seed: int, *, early_stopped: bool = False):
-    """The trained network of configuration ``label`` with seed ``seed`` from :func:`run_full_data`."""
-    (i,) = [i for i in indices(result, label) if result.configs[i]["seed"] == seed]
+    """The trained network of configuration ``label`` with seed ``seed`` from :func:`run_full_data`.
+
+    Raises
+    ------
+    ValueError
+        If no configuration has that label (:func:`indices`), none of them that seed (the
+        message lists the seeds there are), or ``early_stopped`` is not True or False.
+    """
+    found = indices(result, label)
+    check_options("seed", seed, [result.configs[i]["seed"] for i in found])
+    check_bool("early_stopped", early_stopped)
+    (i,) = [i for i in found if result.configs[i]["seed"] == seed]
     return result.model(i, early_stopped=early_stopped)
 
 
@@ -209,7 +221,8 @@ def regime_configs(technique: str | None = None) -> list[dict]:
 
     ``"unregularized"``: the network without regularization (label ``"none"``), on which early
     stopping watches; ``"dropout"`` and ``"weight decay"``: every candidate of
-    :data:`REGIME`, with labels such as ``"dropout p=0.5"`` or ``"AdamW weight_decay=0.3"``.
+    :data:`REGIME`, with labels such as ``"dropout p=0.5"`` or ``"AdamW weight_decay=3"``.
+    Any other ``technique`` is a ``ValueError`` that lists these.
     """
     groups = {"unregularized": [dict(label="none")]}
     for name, options in REGIME["candidates"].items():
@@ -222,8 +235,7 @@ def regime_configs(technique: str | None = None) -> list[dict]:
             else:
                 label = f"Adam + L2 weight_decay={option['weight_decay']:g}"
             groups[name].append(dict(label=label, **option))
-    if technique is not None and technique not in groups:
-        raise ValueError(f"technique must be one of {', '.join(map(repr, groups))}, got {technique!r}")
+    check("technique", technique, Options(tuple(groups)), allow_none=True)
     chosen = groups if technique is None else {technique: groups[technique]}
     return [dict(c, seed=s) for options in chosen.values() for c in options for s in REGIME["seeds"]]
 
@@ -238,16 +250,16 @@ def run_regime(data, n_train: int, technique: str = "unregularized", *, constant
     ``constant_rate=True`` trains the same configurations at :data:`REGIME`'s starting learning
     rate throughout instead of its cosine decay (the early-stopping chapter's runs).
     """
-    from .checks import check_bool
     from .sweeps import sweep
 
     check_bool("constant_rate", constant_rate)
+    configs = regime_configs(technique)  # an unknown technique fails before any data is drawn
     small = regime_data(data, n_train)
     batches = -(-n_train // REGIME["fit"]["batch_size"])
     epochs = max(1, REGIME["steps"] // batches)
     fit = dict(REGIME["fit"], lr_schedule=None) if constant_rate else REGIME["fit"]
     result = sweep(
-        regime_configs(technique), small, **fit, epochs=epochs,
+        configs, small, **fit, epochs=epochs,
         patience=REGIME["patience"], stop_early=False, cache=True,
     )
     return small, result
@@ -364,11 +376,13 @@ def indices(result, label: str) -> list[int]:
 
     Raises
     ------
-    KeyError
-        If no configuration has that label (the message lists the labels there are).
+    ValueError
+        If ``result`` has no list of ``configs``, or no configuration has that label (the
+        message lists the labels there are).
     """
-    found = [i for i, c in enumerate(result.configs) if c.get("label") == label]
-    if not found:
-        labels = sorted({str(c.get("label")) for c in result.configs})
-        raise KeyError(f"no configuration labelled {label!r}; labels: {', '.join(labels)}")
-    return found
+    configs = getattr(result, "configs", None)
+    if not isinstance(configs, (list, tuple)):
+        raise ValueError(f"result must be a sweep result (with a list of configs), got {type(result).__name__}")
+    labels = list(dict.fromkeys(c.get("label") for c in configs))
+    check_options("label", label, labels)
+    return [i for i, c in enumerate(configs) if c.get("label") == label]

@@ -37,7 +37,7 @@ import re
 import numpy as np
 from scipy import stats as _st
 
-from .checks import check_int, check_real
+from .checks import _show, _to_numpy, check_array, check_int, check_real, check_str
 
 __all__ = [
     "paired_comparison",
@@ -85,28 +85,6 @@ PROB_SUM_ATOL = 1e-4
 # --------------------------------------------------------------------------- argument checks
 
 
-def _to_numpy(x) -> np.ndarray:
-    """``x`` as a numpy array; torch tensors are detached and moved to the CPU first."""
-    if hasattr(x, "detach"):
-        x = x.detach()
-    if hasattr(x, "cpu"):
-        x = x.cpu()
-    return np.asarray(x)
-
-
-def _real_vector(name: str, x, *, min_len: int = 1) -> np.ndarray:
-    """``x`` as a 1-D float64 array of finite numbers with at least ``min_len`` entries."""
-    arr = _to_numpy(x)
-    if arr.ndim != 1 or arr.dtype.kind not in "iuf":
-        raise ValueError(f"{name} must be a 1-D array of numbers, got {_describe(arr)}")
-    if len(arr) < min_len:
-        raise ValueError(f"{name} must have at least {min_len} values, got {len(arr)}")
-    bad = np.flatnonzero(~np.isfinite(arr))
-    if bad.size:
-        raise ValueError(f"{name} must contain only finite numbers, got {float(arr[bad[0]])!r} at index {bad[0]}")
-    return arr.astype(np.float64)
-
-
 def _bool_vector(name: str, x) -> np.ndarray:
     """``x`` as a non-empty 1-D boolean array."""
     arr = _to_numpy(x)
@@ -124,12 +102,6 @@ def _same_length(name: str, arr: np.ndarray, other: str, ref: np.ndarray) -> Non
 
 def _describe(arr: np.ndarray) -> str:
     return f"an array of shape {arr.shape} and dtype {arr.dtype}"
-
-
-def _label(name: str, value) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
-    return value
 
 
 def _confidence(confidence) -> float:
@@ -192,10 +164,9 @@ def paired_comparison(a, b, *, page, data, metric, a_label, b_label, confidence=
     """
     labels = _record_labels(page, data, metric, a_label, b_label)
     confidence = _confidence(confidence)
-    if not isinstance(pairs, str) or not pairs:
-        raise ValueError(f"pairs must name what the pairs are, such as 'seeds', got {pairs!r}")
-    a = _real_vector("a", a, min_len=2)
-    b = _real_vector("b", b)
+    check_str("pairs", pairs)
+    a = check_array("a", a, ndim=1, min_len=2)
+    b = check_array("b", b, ndim=1, min_len=1)
     _same_length("b", b, "a", a)
     d = a - b
     n = len(d)
@@ -237,7 +208,7 @@ def summarize_seeds(values, confidence=0.95) -> dict:
         values; if ``confidence`` is not in (0, 1).
     """
     confidence = _confidence(confidence)
-    x = _real_vector("values", values, min_len=2)
+    x = check_array("values", values, ndim=1, min_len=2)
     n = len(x)
     sd = float(x.std(ddof=1))
     return {
@@ -287,7 +258,7 @@ def seeds_needed(differences, confidence=0.95, max_seeds: int = 1_000_000) -> in
     """
     confidence = _confidence(confidence)
     max_seeds = check_int("max_seeds", max_seeds, 2)
-    d = _real_vector("differences", differences, min_len=2)
+    d = check_array("differences", differences, ndim=1, min_len=2)
     mean, sd = abs(float(d.mean())), float(d.std(ddof=1))
 
     # the half-width falls with n: bisect for the first n below |d̄| (none when d̄ = 0;
@@ -322,7 +293,7 @@ def holm(p_values) -> np.ndarray:
     ValueError
         If ``p_values`` is not a non-empty 1-D array of numbers in [0, 1].
     """
-    p = _real_vector("p_values", p_values)
+    p = check_array("p_values", p_values, ndim=1, min_len=1)
     bad = np.flatnonzero((p < 0) | (p > 1))
     if bad.size:
         raise ValueError(f"p_values must lie in [0, 1], got {float(p[bad[0]])!r} at index {bad[0]}")
@@ -345,14 +316,15 @@ def family_decisions(records, confidence=0.95) -> list[str]:
     Raises
     ------
     ValueError
-        If ``records`` is empty or holds something that is not a comparison record; if
+        If ``records`` is not a list (a dict, a string, not iterable) or is empty, or holds
+        something that is not a comparison record as :func:`decision` reads one; if
         ``confidence`` is not in (0, 1).
     """
     confidence = _confidence(confidence)
-    records = list(records)
+    records = _record_list(records)
     if not records:
         raise ValueError("records must hold at least one comparison record, got none")
-    words = [decision(r) for r in records]
+    words = [decision(_check_record(r, f"records[{i}]")) for i, r in enumerate(records)]
     adjusted = holm([r["p_value"] for r in records])
     return [w if q < 1 - confidence else "not decided" for w, q in zip(words, adjusted)]
 
@@ -561,11 +533,11 @@ def _labels(y, p: np.ndarray) -> np.ndarray:
 
 def _record_labels(page, data, metric, a_label, b_label) -> dict:
     return {
-        "page": _label("page", page),
-        "data": _label("data", data),
-        "metric": _label("metric", metric),
-        "a": _label("a_label", a_label),
-        "b": _label("b_label", b_label),
+        "page": check_str("page", page),
+        "data": check_str("data", data),
+        "metric": check_str("metric", metric),
+        "a": check_str("a_label", a_label),
+        "b": check_str("b_label", b_label),
     }
 
 
@@ -582,6 +554,15 @@ def _record(labels, n, delta, low, high, confidence, p_value, method) -> dict:
     return {**labels, **values}
 
 
+def _record_list(records, name: str = "records", what: str = "comparison records") -> list:
+    """``records`` as a list: any iterable but a dict or a string (a single record, or a name,
+    passed where a list was meant); else ``ValueError``:
+    ``"records must be a list of comparison records, got dict"``."""
+    if isinstance(records, (dict, str)) or not hasattr(records, "__iter__"):
+        raise ValueError(f"{name} must be a list of {what}, got {type(records).__name__}")
+    return list(records)
+
+
 def comparison_table(records) -> "pandas.DataFrame":  # noqa: F821 (pandas is imported on use)
     """Comparison records as a table, one row per record, in the order given.
 
@@ -592,18 +573,19 @@ def comparison_table(records) -> "pandas.DataFrame":  # noqa: F821 (pandas is im
     Parameters
     ----------
     records
-        A list of dicts as returned by :func:`paired_comparison` or :func:`mcnemar_record`;
-        an empty list gives an empty table with the same columns.
+        A list of dicts as returned by :func:`paired_comparison` or :func:`mcnemar_record`
+        (any iterable of them but a dict or a string); an empty list gives an empty table with
+        the same columns.
 
     Raises
     ------
     ValueError
-        If ``records`` is not a list or tuple, or an entry is not a dict with every record key.
+        If ``records`` is a dict, a string or not iterable, or an entry is not a dict with every
+        record key.
     """
     import pandas as pd
 
-    if not isinstance(records, (list, tuple)):
-        raise ValueError(f"records must be a list of comparison records, got {type(records).__name__}")
+    records = _record_list(records)
     for i, record in enumerate(records):
         wanted = f"records[{i}] must be a comparison record (a dict with keys {', '.join(RECORD_KEYS)})"
         if not isinstance(record, dict):
@@ -622,8 +604,7 @@ def metric_unit(metric: str) -> tuple[float, str]:
     points, ``(100.0, "percentage points")``; a loss is cross-entropy, ``(1.0, "nats")``;
     anything else is shown as it is, ``(1.0, "")``.
     """
-    if not isinstance(metric, str) or not metric:
-        raise ValueError(f"metric must be a non-empty string, got {metric!r}")
+    check_str("metric", metric)
     if _FRACTION_METRIC.search(metric):
         return 100.0, "percentage points"
     return 1.0, "nats" if re.search(r"\bloss\b", metric, re.I) else ""
@@ -653,19 +634,27 @@ def units_table(records) -> "pandas.DataFrame":  # noqa: F821
 # --------------------------------------------------------------------------- records in words
 
 
-def _check_record(record) -> dict:
+def _check_record(record, name: str = "record", *, p_value: bool = True) -> dict:
+    """``record`` if it is a comparison record as :func:`decision` reads one; else ``ValueError``.
+
+    A dict whose ``delta``, ``ci_low`` and ``ci_high`` are finite numbers with
+    ``ci_low <= delta <= ci_high`` and whose ``p_value`` is in [0, 1] (not needed if
+    ``p_value=False``). ``name`` is how the messages call it (``"records[2]"`` for one of a
+    list): ``"record['p_value'] must be a finite number in [0, 1], got 1.5"``.
+    """
     if not isinstance(record, dict):
-        raise ValueError(f"record must be a comparison record (a dict), got {type(record).__name__}")
-    missing = [k for k in ("delta", "ci_low", "ci_high", "p_value") if k not in record]
+        raise ValueError(f"{name} must be a comparison record (a dict), got {type(record).__name__}")
+    keys = ("delta", "ci_low", "ci_high", "p_value") if p_value else ("delta", "ci_low", "ci_high")
+    missing = [k for k in keys if k not in record]
     if missing:
-        raise ValueError(f"record must be a comparison record, got one missing {', '.join(missing)}")
-    for key in ("delta", "ci_low", "ci_high", "p_value"):
-        value = record[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ValueError(f"record[{key!r}] must be a finite number, got {value!r}")
+        raise ValueError(f"{name} must be a comparison record, got one missing {', '.join(missing)}")
+    for key in ("delta", "ci_low", "ci_high"):
+        check_real(f"{name}[{key!r}]", record[key])
+    if p_value:
+        check_real(f"{name}['p_value']", record["p_value"], 0, 1)
     if not record["ci_low"] <= record["delta"] <= record["ci_high"]:
         raise ValueError(
-            f"record's interval [{record['ci_low']}, {record['ci_high']}] must contain its "
+            f"{name}'s interval [{record['ci_low']}, {record['ci_high']}] must contain its "
             f"delta {record['delta']}"
         )
     return record
@@ -681,8 +670,8 @@ def decision(record) -> str:
     Raises
     ------
     ValueError
-        If ``record`` is not a dict with finite ``delta``, ``ci_low``, ``ci_high`` and
-        ``p_value``, or its interval does not contain its ``delta``.
+        If ``record`` is not a dict with finite ``delta``, ``ci_low`` and ``ci_high`` and a
+        ``p_value`` in [0, 1], or its interval does not contain its ``delta``.
     """
     record = _check_record(record)
     if record["ci_high"] < 0:
@@ -731,14 +720,11 @@ def describe(record, *, scale=None, fmt=".2f", unit=None) -> str:
         scale = own_scale if scale is None else scale
         unit = own_unit if unit is None else unit
     scale = check_real("scale", scale, 0, None, closed="right")
-    if not isinstance(fmt, str):
-        raise ValueError(f"fmt must be a format spec such as '.2f', got {fmt!r}")
-    if not isinstance(unit, str):
-        raise ValueError(f"unit must be a string such as 'percentage points', got {unit!r}")
+    unit = check_str("unit", unit, allow_empty=True)
     try:
         delta = format(scale * record["delta"], "+" + fmt.lstrip("+"))
         low, high = (format(scale * record[k], fmt) for k in ("ci_low", "ci_high"))
-    except ValueError:
+    except (AttributeError, TypeError, ValueError):  # not a string, or not a float format spec
         raise ValueError(f"fmt must be a format spec such as '.2f', got {fmt!r}") from None
     unit = f" {unit}" if unit else ""
     return f"{delta} [{low}, {high}]{unit}, p = {record['p_value']:.2g}"
@@ -753,13 +739,15 @@ def name_list(names, *, empty="none", style="*") -> str:
     Raises
     ------
     ValueError
-        If ``names`` is not a list or tuple of non-empty strings.
+        If ``names`` is not a list or tuple of non-empty strings, or ``style`` or ``empty`` is
+        not a string.
     """
     if not isinstance(names, (list, tuple)):
         raise ValueError(f"names must be a list of strings, got {type(names).__name__}")
     for i, name in enumerate(names):
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"names[{i}] must be a non-empty string, got {name!r}")
+        check_str(f"names[{i}]", name)
+    check_str("style", style, allow_empty=True)
+    check_str("empty", empty, allow_empty=True)
     marked = [f"{style}{n}{style}" for n in names]
     if not marked:
         return empty
@@ -777,14 +765,23 @@ def family_sentence(named_records, confidence=0.95) -> str:
     Raises
     ------
     ValueError
-        As :func:`family_decisions`, and if a name is not a non-empty string.
+        As :func:`family_decisions`, and if an entry is not a ``(name, record)`` pair whose
+        name is a non-empty string.
     """
-    pairs = list(named_records)
+    pairs = _record_list(named_records, "named_records", "(name, record) pairs")
+    if not pairs:
+        raise ValueError("named_records must hold at least one (name, record) pair, got none")
+    for i, pair in enumerate(pairs):
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+            raise ValueError(f"named_records[{i}] must be a (name, record) pair, got {_show(pair)}")
+        check_str(f"named_records[{i}][0]", pair[0])
+        _check_record(pair[1], f"named_records[{i}][1]")
     words = family_decisions([r for _, r in pairs], confidence)
     kept = [name for (name, _), w in zip(pairs, words) if w != "not decided"]
     dropped = [name for (name, r), w in zip(pairs, words)
                if w == "not decided" and decision(r) != "not decided"]
-    text = f"Read together as one family of {len(pairs)} comparisons, with Holm's adjustment, "
+    count = f"{len(pairs)} comparison{'' if len(pairs) == 1 else 's'}"
+    text = f"Read together as one family of {count}, with Holm's adjustment, "
     text += (name_list(kept, style="") + (" stays" if len(kept) == 1 else " stay") + " decided"
              if kept else "none stays decided")
     if dropped:

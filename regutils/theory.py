@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import check_int, check_real
-from .penalties import _as_xy
+from .checks import check_array, check_int, check_real
+from .penalties import _as_features, _as_xy
 
 __all__ = [
     "hessian_eigen",
@@ -49,6 +49,13 @@ def _check_steps(steps) -> int:
 
 def _check_positive(name: str, value) -> float:
     return check_real(name, value, 0.0, closed="neither")
+
+
+def _check_eigvals(eigvals) -> np.ndarray:
+    eigvals = check_array("eigvals", eigvals, ndim=1, min_len=1)
+    if eigvals.min() < 0:
+        raise ValueError(f"eigvals must be >= 0 (eigenvalues of XᵀX/n), got {float(eigvals.min())!r}")
+    return eigvals
 
 
 def _check_lr(lr, eigvals: np.ndarray) -> float:
@@ -70,10 +77,13 @@ def hessian_eigen(X) -> tuple[np.ndarray, np.ndarray]:
     eigvals : ndarray, shape (d,)
     Q : ndarray, shape (d, d)
         Orthonormal columns: ``H = Q diag(eigvals) Qᵀ``.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is not a 2-D array of finite numbers with at least one row and one column.
     """
-    X = np.asarray(X, dtype=float)
-    if X.ndim != 2 or len(X) == 0:
-        raise ValueError(f"X must be a non-empty 2-D array, got shape {X.shape}")
+    X = _as_features(X)
     eigvals, Q = np.linalg.eigh(X.T @ X / len(X))
     return np.clip(eigvals, 0.0, None), Q
 
@@ -118,15 +128,14 @@ def shrinkage_factors(eigvals, *, lr: float | None = None, steps: int | None = N
     Raises
     ------
     ValueError
-        If both or neither are given, for negative eigenvalues, a non-positive ``alpha`` or
-        ``lr``, a divergent ``lr`` (``>= 2 / max(eigvals)``) or ``steps < 0``.
+        If both or neither are given; if ``eigvals`` is not a non-empty 1-D array of finite
+        numbers >= 0; for a non-positive ``alpha`` or ``lr``, a divergent ``lr``
+        (``>= 2 / max(eigvals)``) or ``steps < 0``.
     """
-    eigvals = np.asarray(eigvals, dtype=float)
-    if np.any(eigvals < 0) or not np.all(np.isfinite(eigvals)):
-        raise ValueError("eigvals must be finite and >= 0 (eigenvalues of XᵀX/n)")
+    eigvals = _check_eigvals(eigvals)
     gd = lr is not None or steps is not None
     if gd == (alpha is not None):
-        raise ValueError("give either lr and steps (gradient descent) or alpha (L2 penalty), not both")
+        raise ValueError("give lr and steps (gradient descent) or alpha (L2 penalty): exactly one of the two")
     if gd:
         if lr is None or steps is None:
             raise ValueError("gradient descent needs both lr and steps")
@@ -190,8 +199,10 @@ def matching_alpha(eigvals, *, lr: float, steps: int) -> np.ndarray:
     ``alpha = λ (1 − lr λ)^steps / (1 − (1 − lr λ)^steps)``. One ``alpha`` for all directions
     exists only approximately; the spread of this array shows how good the approximation is.
     Directions with ``λ = 0`` give NaN (no ``alpha`` is needed: both filters are 0 there).
+    ``steps`` must be >= 1: after no step both filters are 0 and no finite ``alpha`` matches.
     """
-    eigvals = np.asarray(eigvals, dtype=float)
+    eigvals = _check_eigvals(eigvals)
+    steps = check_int("steps", steps, 1)
     f = shrinkage_factors(eigvals, lr=lr, steps=steps)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = eigvals * (1.0 - f) / f

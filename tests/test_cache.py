@@ -225,6 +225,39 @@ def test_entry_of_another_layout_is_a_miss(data, cache_dir, stored, reason):
         assert not ru.fit(MLP(hidden=HIDDEN, seed=0), data, cache=True, **FIT).cached
 
 
+def _torch_bytes(obj) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "version, body, reason",
+    [
+        (cache._FORMAT + 1, _torch_bytes({"x": torch.ones(2)}),
+         f"entry format '{cache._FORMAT + 1}', expected {cache._FORMAT}"),
+        (cache._FORMAT, _torch_bytes([torch.ones(2)]), "holds a list, not a dict"),
+        (cache._FORMAT, b"not a pickle at all", "torch.load failed (UnpicklingError: "),
+    ],
+    ids=["other-format", "not-a-dict", "not-torch"],
+)
+def test_entry_with_a_valid_checksum_but_unusable_body_is_a_miss(data, cache_dir, version, body, reason):
+    """Header and sha256 written by hand around the body, so only the later checks can refuse it."""
+    key, hit = cache.lookup("other", {"a": 1}, data)
+    assert hit is None
+    entry = cache_dir / f"{key}.pt"
+    entry.parent.mkdir(parents=True)
+    entry.write_bytes(b"regutils-cache %d %s\n" % (version, hashlib.sha256(body).hexdigest().encode()) + body)
+    with _warned_about(entry, reason):
+        assert cache.lookup("other", {"a": 1}, data) == (key, None)
+
+
+def test_save_refuses_what_is_not_a_dict(cache_dir):
+    with pytest.raises(ValueError, match="^entry must be a dict, got list$"):
+        cache.save("k" * 64, [torch.ones(2)])
+    assert not cache_dir.exists()
+
+
 def test_sweep_entry_structure_is_checked(data, cache_dir):
     configs = [{"p": 0.1}, {"p": 0.2}]
     kw = dict(epochs=1, batch_size=128, hidden=HIDDEN, progress=False, cache=True)

@@ -14,10 +14,12 @@ from regutils.checks import (
     Interval,
     Options,
     check,
+    check_array,
     check_bool,
     check_int,
     check_options,
     check_real,
+    check_str,
     env_flag,
     is_int,
     is_real,
@@ -116,6 +118,13 @@ def test_check_real_rejects_non_finite_and_non_numbers(value, message):
         check_real("x", value)
 
 
+def test_check_real_refuses_an_integer_too_large_for_a_float():
+    # finite as an int, but float(10**400) overflows: the check says so instead of crashing
+    with raises("x must be a finite number, got " + "1" + "0" * 39 + "…" + "0" * 40):
+        check_real("x", 10**400)
+    assert check_real("x", 10**300) == 1e300
+
+
 @pytest.mark.parametrize(
     "closed, inside, outside, text",
     [
@@ -200,6 +209,69 @@ def test_options_never_confuse_bools_ints_and_strings():
         check_options("k", np.array([1, 1]), (1,))  # elementwise == must not crash the check
 
 
+def test_constraints_themselves_are_checked():
+    with raises("options must be a collection of allowed values, got 'abc'"):
+        check_options("penalty", "a", "abc")  # a string is not a list of options
+    with raises("options must be a collection of allowed values, got None"):
+        check_options("penalty", "a", None)
+    with raises("Options values must be a non-empty tuple, got ()"):
+        check_options("penalty", "a", [])
+    with raises("check needs one or more Interval or Options constraints, got ()"):
+        check("n", 3)
+    with raises("check needs one or more Interval or Options constraints, got (3,)"):
+        check("n", 3, 3)
+
+
+# ---------------------------------------------------------------------------------------------
+# check_str
+
+
+def test_check_str():
+    assert check_str("page", "dropout") == "dropout"
+    assert check_str("unit", "", allow_empty=True) == ""
+    for value in ("", "   ", None, 3, ["a"]):
+        with raises(f"page must be a non-empty string, got {value!r}"):
+            check_str("page", value)
+    with raises("unit must be a string, got 3"):
+        check_str("unit", 3, allow_empty=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# check_array
+
+
+def test_check_array_converts_to_float64_or_int64():
+    torch = pytest.importorskip("torch")
+    out = check_array("a", torch.tensor([1.0, 2.5], requires_grad=True), ndim=1)
+    assert out.dtype == np.float64 and out.tolist() == [1.0, 2.5]
+    assert check_array("a", [[1, 2]], ndim=2).dtype == np.float64
+    groups = check_array("g", np.array([0, 1], dtype=np.uint8), integer=True)
+    assert groups.dtype == np.int64 and groups.tolist() == [0, 1]
+    assert check_array("g", [], ndim=1, integer=True).shape == (0,)
+
+
+@pytest.mark.parametrize(
+    "value, kwargs, message",
+    [
+        ([[1.0, 2.0]], dict(ndim=1), "a must be a 1-D array of numbers, got an array of shape (1, 2) and dtype float64"),
+        ([True, False], {}, "a must be an array of numbers, got an array of shape (2,) and dtype bool"),
+        (["1", "2"], {}, "a must be an array of numbers, got an array of shape (2,) and dtype <U1"),
+        ([1.0, None], {}, "a must be an array of numbers, got an array of shape (2,) and dtype object"),
+        ([[1.0], [1.0, 2.0]], {}, "a must be an array of numbers, got [[1.0], [1.0, 2.0]]"),
+        ([0.5, 1.5], dict(integer=True), "a must be an array of integers, got an array of shape (2,) and dtype float64"),
+        ([1.0], dict(min_len=2), "a must have at least 2 values, got 1"),
+        ([], dict(ndim=1, min_len=1), "a must have at least 1 value, got 0"),
+        (np.zeros((1, 3)), dict(ndim=2, min_len=2), "a must have at least 2 rows, got 1"),
+        ([1.0, math.nan], {}, "a must contain only finite numbers, got nan at index 1"),
+        ([[1.0, 2.0], [-math.inf, 0.0]], {}, "a must contain only finite numbers, got -inf at index (1, 0)"),
+        (math.inf, {}, "a must contain only finite numbers, got inf"),
+    ],
+)  # fmt: skip
+def test_check_array_messages(value, kwargs, message):
+    with raises(message):
+        check_array("a", value, **kwargs)
+
+
 # ---------------------------------------------------------------------------------------------
 # check_bool
 
@@ -257,8 +329,14 @@ def test_env_flag_default_must_be_a_bool():
         env_flag("REGUTILS_TEST_FLAG", default="yes")
 
 
+@pytest.mark.parametrize("variable", [3, "", None])
+def test_env_flag_variable_must_be_a_name(variable):
+    with raises(f"variable must be a non-empty string, got {variable!r}"):
+        env_flag(variable)
+
+
 def test_module_exports():
     assert set(checks.__all__) == {
         "Interval", "Options", "check", "check_int", "check_real", "check_options",
-        "check_bool", "env_flag", "is_int", "is_real",
+        "check_bool", "check_str", "check_array", "env_flag", "is_int", "is_real",
     }

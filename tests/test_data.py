@@ -48,9 +48,19 @@ def test_generated_dataset_has_the_documented_structure():
     independent = corr[24:, 24:][~np.eye(24, dtype=bool)]
     assert np.abs(independent).max() < 0.4
     # the noise is what the docstring says: residual sd of the true model is close to 2
+    # (x = mean + scale*z, so X @ (beta/scale) = z @ beta + a constant, which the sd ignores;
+    # here 1.75: the sd of 100 draws is within 0.2 * 2 of sigma = 2 up to 2.8 standard errors)
     resid = frame["y"] - 5 - frame.drop(columns="y").to_numpy() @ coef.to_numpy()
-    # x = mean + scale*z, so X @ (beta/scale) = z @ beta + sum(mean*beta/scale): remove that offset
     assert resid.std(ddof=1) == pytest.approx(2.0, rel=0.2)
+    # the documented beta on the standardized z: beta_j = coef_j * scale_j, and sd(x_j)
+    # estimates scale_j to about 7 % (100 rows); 25 % is 3.5 standard errors (worst here: 16 %)
+    documented = {**{f"x{i}": 1.5 for i in range(4)}, **{f"x{i}": -1.0 for i in range(4, 8)},
+                  "x24": 3.0, "x25": -2.5, "x26": 2.0, "x27": -1.5, "x28": 1.0, "x29": -0.75}
+    sd = frame.drop(columns="y").std(ddof=1)
+    for name, beta in documented.items():
+        assert coef[name] * sd[name] == pytest.approx(beta, rel=0.25), name
+    # features on very different scales: scale_j log-uniform on [0.2, 5]
+    assert sd.min() > 0.2 * 0.7 and sd.max() < 5 * 1.3 and sd.max() / sd.min() > 10
 
 
 def test_write_is_atomic_exact_and_never_overwrites(tmp_path):
@@ -139,21 +149,22 @@ def test_empty_file(tmp_path):
 
 def test_header_only(tmp_path):
     header = ",".join([f"x{i}" for i in range(48)] + ["y"]) + "\n"
-    with pytest.raises(ValueError, match="header but no data rows"):
-        ru.load_regression(_write(tmp_path, header), generate=False)
+    path = _write(tmp_path, header)
+    with pytest.raises(ValueError, match=f"^{re.escape(str(path))}: the file has a header but no data rows$"):
+        ru.load_regression(path, generate=False)
 
 
 def test_no_y_column(tmp_path):
     path = tmp_path / "bad.csv"
     _valid_frame().drop(columns="y").to_csv(path, index=False)
-    with pytest.raises(ValueError, match="no 'y' column"):
+    with pytest.raises(ValueError, match=f"^{re.escape(str(path))}: no 'y' column \\(found x0, x1, x2, x3, x4, x5…\\)$"):
         ru.load_regression(path, generate=False)
 
 
 def test_missing_feature_columns(tmp_path):
     path = tmp_path / "bad.csv"
     _valid_frame().drop(columns=["x3", "x40"]).to_csv(path, index=False)
-    with pytest.raises(ValueError, match="missing feature column\\(s\\) x3, x40"):
+    with pytest.raises(ValueError, match=f"^{re.escape(str(path))}: missing feature column\\(s\\) x3, x40$"):
         ru.load_regression(path, generate=False)
 
 
@@ -162,7 +173,7 @@ def test_extra_columns(tmp_path):
     frame = _valid_frame()
     frame["x48"] = 1.0
     frame.to_csv(path, index=False)
-    with pytest.raises(ValueError, match="unexpected column\\(s\\) x48"):
+    with pytest.raises(ValueError, match=f"^{re.escape(str(path))}: unexpected column\\(s\\) x48; expected x0…x47 and y$"):
         ru.load_regression(path, generate=False)
 
 
@@ -353,6 +364,14 @@ def test_symlink_at_csv_path_is_never_replaced(tmp_path):
     assert link.is_symlink() and target.read_bytes() == before
 
 
+def test_read_regression_csv_of_a_folder_or_nothing(tmp_path):
+    with pytest.raises(ValueError, match=f"^{re.escape(str(tmp_path))}: a folder, not a CSV file$"):
+        ru.read_regression_csv(tmp_path)
+    with pytest.raises(FileNotFoundError, match=f"^{re.escape(str(tmp_path / 'none.csv'))}: no such file$"):
+        ru.read_regression_csv(tmp_path / "none.csv")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_data_dir_follows_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("REGUTILS_DATA_DIR", str(tmp_path))
     assert ru.data_dir() == tmp_path
@@ -538,6 +557,50 @@ def test_no_mirror_no_download_says_what_to_do(tmp_path, tiny_idx, monkeypatch):
     assert "connect to the internet" in message
     assert "set REGUTILS_MNIST_MIRROR" in message
     assert str(tmp_path / "root" / "MNIST" / "raw") in message
+
+
+def test_failed_download_says_why_and_what_to_do(tmp_path, tiny_idx, monkeypatch):
+    import torchvision.datasets
+
+    _, files, _ = tiny_idx
+    monkeypatch.delenv("REGUTILS_MNIST_MIRROR", raising=False)
+
+    def offline(root, train, download):
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz")
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", offline)
+    raw = tmp_path / "root" / "MNIST" / "raw"
+    with pytest.raises(FileNotFoundError) as info:
+        ru.prepare_mnist_raw(tmp_path / "root", files=files, download=True)
+    message = str(info.value)
+    assert message.startswith(
+        f"MNIST is not in {raw} and the download failed (RuntimeError: Error downloading train-images-idx3-ubyte.gz)."
+    )
+    assert "set REGUTILS_MNIST_MIRROR" in message
+
+
+def test_corrupt_download_is_named_and_removed(tmp_path, tiny_idx, monkeypatch):
+    import torchvision.datasets
+
+    _, files, raw_bytes = tiny_idx
+    monkeypatch.delenv("REGUTILS_MNIST_MIRROR", raising=False)
+    raw = tmp_path / "root" / "MNIST" / "raw"
+    bad = "train-labels-idx1-ubyte"
+    damaged = raw_bytes[bad][:-1] + bytes([(raw_bytes[bad][-1] + 1) % 10])
+
+    def download(root, train, download):  # what torchvision leaves behind, one label changed
+        raw.mkdir(parents=True, exist_ok=True)
+        for name, content in raw_bytes.items():
+            (raw / name).write_bytes(damaged if name == bad else content)
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", download)
+    with pytest.raises(ValueError) as info:
+        ru.prepare_mnist_raw(tmp_path / "root", files=files, download=True)
+    assert str(info.value) == (
+        f"{raw / bad}: sha256 {hashlib.sha256(damaged).hexdigest()}, expected {files[bad][1]}: the download is "
+        "corrupt; the file was removed (call load_mnist() again to download it anew)"
+    )
+    assert not (raw / bad).exists()
 
 
 def test_files_already_in_place_are_used(tmp_path, tiny_idx, monkeypatch):

@@ -28,7 +28,12 @@ def test_metrics_match_numpy_and_sklearn(trained):
     log_probs -= np.log(np.exp(log_probs).sum(1, keepdims=True))
     y_hat = logits.argmax(1)
 
+    model.train()  # evaluate switches dropout (p=0.5 here) off itself ...
     m = ru.evaluate(model, data)
+    assert model.training  # ... and hands the model back in the mode it came in
+    model.eval()
+    ru.evaluate(model, data)
+    assert not model.training
     assert m["loss"] == pytest.approx(-log_probs[np.arange(len(y)), y].mean(), rel=1e-5)
     assert m["accuracy"] == pytest.approx((y_hat == y).mean())
     assert m["error"] == pytest.approx(1 - (y_hat == y).mean())
@@ -61,7 +66,11 @@ def test_evaluate_does_not_build_a_graph(trained):
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"split": "dev"}, "^split must be one of 'train', 'val', 'test', got 'dev'"), ({"batch_size": 0}, "^batch_size must")],
+    [
+        ({"split": "dev"}, "^split must be one of 'train', 'val', 'test', got 'dev'$"),
+        ({"batch_size": 0}, "^batch_size must be an integer >= 1, got 0$"),
+        ({"batch_size": 2.0}, r"^batch_size must be an integer >= 1, got 2\.0$"),
+    ],
 )
 def test_bad_arguments(trained, kwargs, match):
     model, data = trained

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -92,7 +93,7 @@ def test_sha256_file_matches_hashlib(tmp_path, size):
 
 
 def test_sha256_file_of_a_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match=re.escape(f"No such file or directory: '{tmp_path / 'nothing'}'")):
         sha256_file(tmp_path / "nothing")
 
 
@@ -168,3 +169,63 @@ def test_source_hash_ignores_where_the_package_lives(pkg, tmp_path):
     copy = tmp_path / "elsewhere" / "pkg"
     shutil.copytree(pkg, copy)
     assert source_hash(copy, data_folder="data_files") == source_hash(pkg, data_folder="data_files")
+
+
+# ---------------------------------------------------------------------------------------------
+# code_hash
+
+MODULE = '''"""Module docstring."""
+
+import math
+
+
+class Model:
+    """Class docstring."""
+
+    scale = 2.0
+
+    def forward(self, x):
+        """Method docstring."""
+        return math.sqrt(x) * self.scale  # a comment
+
+
+def train(steps):
+    print("first statement, not a docstring")
+    total = 0
+    for step in range(steps):
+        total += step
+    "a string statement after the first is code, not a docstring"
+    return total
+'''
+
+
+@pytest.mark.parametrize(
+    "old, new, same",
+    [
+        ('"""Module docstring."""', '"""Another module docstring."""', True),
+        ('"""Class docstring."""', '"""Another class docstring,\n    over two lines."""', True),
+        ('"""Method docstring."""', "'Method docstring, edited.'", True),
+        ("  # a comment", "  # another comment", True),
+        ("\n\nclass Model", "\n\n\n# a comment line\nclass Model", True),
+        ("scale = 2.0", "scale = 3.0", False),
+        ("math.sqrt(x)", "math.exp(x)", False),
+        ('print("first statement, not a docstring")', 'print("first statement, edited")', False),
+        ('"a string statement after the first', '"an edited string statement after the first', False),
+        ("import math", "import cmath as math", False),
+    ],
+    ids=["module-docstring", "class-docstring", "method-docstring", "comment", "blank-and-comment-lines",
+         "constant", "call", "first-statement-call", "later-string-statement", "import"],
+)
+def test_code_hash_covers_the_code_not_its_docstrings_or_comments(tmp_path, old, new, same):
+    (tmp_path / "m.py").write_text(MODULE)
+    before = fileio.code_hash(tmp_path, ["m.py"])
+    assert old in MODULE
+    (tmp_path / "m.py").write_text(MODULE.replace(old, new, 1))
+    assert (fileio.code_hash(tmp_path, ["m.py"]) == before) is same
+
+
+def test_code_hash_names_a_missing_module(tmp_path):
+    (tmp_path / "m.py").write_text(MODULE)
+    message = f"{tmp_path / 'gone.py'}: no such module in {tmp_path}"
+    with pytest.raises(FileNotFoundError, match=f"^{re.escape(message)}$"):
+        fileio.code_hash(tmp_path, ["m.py", "gone.py"])

@@ -1,5 +1,8 @@
 """regutils.hardware: the training precision and the device banner."""
 
+import platform
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -37,9 +40,38 @@ def test_bad_precision_names_its_source(monkeypatch):
         ru.precision()
 
 
-def test_native_bf16_matches_onednn_on_the_cpu():
+def _cpu_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    return {flag for line in text.splitlines() if line.startswith("flags") for flag in line.split(":", 1)[1].split()}
+
+
+# The documented rule: an x86 CPU does bfloat16 natively if it has AVX512-BF16 or AMX. The
+# answer key is torch's cpuinfo-based feature flags, not the oneDNN call hardware.py makes.
+# oneDNN (ideep's has_bf16_type_support: effective ISA >= avx2_vnni_2) also counts AVX-512
+# without BF16 (Skylake to Ice Lake, where bfloat16 is emulated) and AVX-NE-CONVERT: there
+# the rule and the code disagree, a known defect of hardware.py that the strict xfail records
+# until it is fixed (and fails once it is, so the mark gets removed).
+_CPU_BF16_ISA = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+_ONEDNN_SAYS_MORE = not _CPU_BF16_ISA and (torch.cpu._is_avx512_supported() or "avx_ne_convert" in _cpu_flags())
+
+
+@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="the rule names x86 instructions")
+@pytest.mark.xfail(_ONEDNN_SAYS_MORE, reason="oneDNN reports AVX-512 without BF16 as bfloat16 support", strict=True)
+def test_native_bf16_on_the_cpu_means_avx512_bf16_or_amx():
     hardware.native_bf16.cache_clear()
-    assert ru.native_bf16(torch.device("cpu")) == bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    assert ru.native_bf16(torch.device("cpu")) is _CPU_BF16_ISA
+    assert ru.native_bf16(torch.device("meta")) is False  # neither CPU nor CUDA
+
+
+def test_autocast_computes_in_bfloat16_only_when_asked():
+    a, b = torch.ones(2, 3), torch.ones(3, 2)
+    with hardware.autocast(torch.device("cpu"), "bf16"):
+        assert (a @ b).dtype == torch.bfloat16
+    with hardware.autocast(torch.device("cpu"), "fp32"):
+        assert (a @ b).dtype == torch.float32
 
 
 def test_banner_names_device_and_precision(monkeypatch):
@@ -62,3 +94,10 @@ def test_bf16_training_keeps_fp32_weights_and_records_the_precision():
     a = ru.fit(ru.MLP(hidden=(16,), seed=0), data, epochs=1, lr=1e-2, batch_size=32, precision="fp32", progress=False)
     b = ru.fit(ru.MLP(hidden=(16,), seed=0), data, epochs=1, lr=1e-2, batch_size=32, progress=False)
     assert a.val_loss == b.val_loss and b.config["precision"] == "fp32"
+    # and bf16 really ran in bfloat16: the same run's numbers moved, by bfloat16's rounding
+    # (8 significant bits: here 0.3 % to 0.5 % on the loss), not more
+    fp32 = ru.sweep([{"seed": 0}], data, hidden=(16,), epochs=1, batch_size=32, precision="fp32", progress=False)
+    for low, full in ((h, a), (r.histories[0], fp32.histories[0])):
+        assert low.train_loss != full.train_loss and low.val_loss != full.val_loss
+        assert low.train_loss == pytest.approx(full.train_loss, rel=2e-2)
+        assert low.val_loss == pytest.approx(full.val_loss, rel=2e-2)

@@ -1,5 +1,7 @@
 """regutils.laboratory against the generator's description, scikit-learn and brute force."""
 
+import re
+
 import numpy as np
 import pytest
 from sklearn.linear_model import ElasticNet, Lasso, Ridge
@@ -58,6 +60,22 @@ def test_fit_draws_is_a_scaler_pipeline_per_draw(penalty, model):
             np.testing.assert_allclose(pred[b, :, k], pipe.predict(Zt[0, :, :10]), atol=1e-6)
 
 
+@pytest.mark.parametrize("penalty", ["ridge", "lasso"])
+def test_a_constant_column_is_left_as_standard_scaler_leaves_it(penalty):
+    # StandardScaler gives a constant column scale 1 (it becomes zeros); before, the
+    # laboratory divided by its zero standard deviation and every coefficient was NaN
+    Z, y = lab.draw_datasets(2, 30, seed=8)
+    Z = Z[:, :, :5].copy()
+    Z[:, :, 2] = 4.0
+    fits = lab.fit_draws(Z, y, [0.1, 1.0], penalty=penalty, tol=1e-10)
+    for b in range(2):
+        for k, a in enumerate([0.1, 1.0]):
+            model = Ridge(alpha=a) if penalty == "ridge" else Lasso(alpha=a, tol=1e-12, max_iter=100_000)
+            pipe = make_pipeline(StandardScaler(), model).fit(Z[b], y[b])
+            np.testing.assert_allclose(fits.coefs[b, :, k], pipe[-1].coef_, atol=1e-6)
+            np.testing.assert_allclose(fits.predict(Z[b])[b, :, k], pipe.predict(Z[b]), atol=1e-6)
+
+
 def test_bias_variance_is_the_brute_force_average():
     Z, y = lab.draw_datasets(6, 60, seed=3)
     Zt, yt = lab.draw_datasets(1, 30, seed=4)
@@ -97,6 +115,77 @@ def test_bad_input():
         lab.bias_variance(fits, Z[0], y[0], model="ridge")
 
 
+@pytest.mark.parametrize("seed", [-1, 1.5, "a", True, None])
+def test_seeds_must_be_integers(seed):
+    with pytest.raises(ValueError, match=rf"^seed must be an integer >= 0, got {re.escape(repr(seed))}$"):
+        lab.draw_datasets(2, 10, seed=seed)
+    with pytest.raises(ValueError, match=rf"^seed must be an integer >= 0, got {re.escape(repr(seed))}$"):
+        lab.generator_intercept(seed)
+
+
+Z3, Y3 = lab.draw_datasets(3, 20, seed=0)
+
+
+@pytest.mark.parametrize(
+    "Z, y, kwargs, message",
+    [
+        (Z3[0], Y3[0], {}, r"^Z must be a 3-D array of numbers, got an array of shape \(20, 48\)"),
+        (Z3, Y3[:, :5], {}, r"^Z must be \(n_draws, n_rows, n_features\) and y \(n_draws, n_rows\), got \(3, 20, 48\), \(3, 5\)$"),
+        (np.where(Z3 > 2.5, np.nan, Z3), Y3, {}, r"^Z must contain only finite numbers, got nan at index \("),
+        (Z3, np.where(Y3 > 5, np.inf, Y3), {}, r"^y must contain only finite numbers, got inf at index \("),
+        (Z3[:, :1], Y3[:, :1], {}, r"^Z must have at least 1 draw of 2 rows and 1 feature, got shape \(3, 1, 48\)$"),
+        (Z3[:0], Y3[:0], {}, r"^Z must have at least 1 draw of 2 rows and 1 feature, got shape \(0, 20, 48\)$"),
+        (Z3[:, :, :0], Y3, {}, r"^Z must have at least 1 draw of 2 rows and 1 feature, got shape \(3, 20, 0\)$"),
+        (Z3, Y3, dict(tol=0), r"^tol must be a finite number > 0, got 0$"),
+        (Z3, Y3, dict(tol="1e-4"), r"^tol must be a finite number > 0, got '1e-4'$"),
+        (Z3, Y3, dict(alphas=["1"]), r"^alphas must be a 1-D array of numbers, got .* dtype <U1$"),
+    ],
+)  # fmt: skip
+def test_fit_and_cv_draws_name_the_bad_argument(Z, y, kwargs, message):
+    kwargs = {"alphas": [1.0], "penalty": "lasso", **kwargs}
+    with pytest.raises(ValueError, match=message):
+        lab.fit_draws(Z, y, **kwargs)
+    with pytest.raises(ValueError, match=message):
+        lab.cv_draws(Z, y, **kwargs)
+
+
+def test_cv_draws_needs_a_splitter():
+    with pytest.raises(ValueError, match=r"^cv must be a scikit-learn splitter \(such as KFold\(5\)\) or None, got 5$"):
+        lab.cv_draws(Z3, Y3, [1.0], penalty="ridge", cv=5)
+
+
+FITS = lab.fit_draws(Z3, Y3, [1.0], penalty="ridge")
+ZT, YT = (a[0] for a in lab.draw_datasets(1, 30, seed=1))
+
+
+@pytest.mark.parametrize(
+    "fits, Z_test, y_test, message",
+    [
+        ("fits", ZT, YT, r"^fits must be the DrawFits of fit_draws, got str$"),
+        (FITS, ZT[:, :5], YT, r"^Z_test must have one column per feature of the fits \(48\), got 5$"),
+        (FITS, ZT, YT[:10], r"^y_test must have one value per row of Z_test \(30\), got \(10,\)$"),
+        (FITS, ZT[None], YT, r"^Z_test must be a 2-D array of numbers, got an array of shape \(1, 30, 48\)"),
+        (FITS, np.where(ZT > 2.5, np.nan, ZT), YT, r"^Z_test must contain only finite numbers, got nan at index \("),
+        (FITS, ZT, np.full(30, np.nan), r"^y_test must contain only finite numbers, got nan at index 0$"),
+        (FITS, ZT[:0], YT[:0], r"^Z_test must have at least 1 row, got 0$"),
+    ],
+)  # fmt: skip
+def test_test_set_errors_name_the_bad_argument(fits, Z_test, y_test, message):
+    with pytest.raises(ValueError, match=message):
+        lab.test_mse(fits, Z_test, y_test)
+    with pytest.raises(ValueError, match=message):
+        lab.bias_variance(fits, Z_test, y_test, model="ridge")
+
+
+def test_bias_variance_needs_a_model_name_and_predict_a_matching_z():
+    with pytest.raises(ValueError, match="^model must be a non-empty string, got 3$"):
+        lab.bias_variance(FITS, ZT, YT, model=3)
+    with pytest.raises(ValueError, match=r"^Z must be \(n_rows, 48\) or \(3, n_rows, 48\), got shape \(30, 5\)$"):
+        FITS.predict(ZT[:, :5])
+    with pytest.raises(ValueError, match=r"^Z must be \(n_rows, 48\) or \(3, n_rows, 48\), got shape \(2, 20, 48\)$"):
+        FITS.predict(Z3[:2])
+
+
 def test_generator_intercept_leaves_exactly_the_generators_noise():
     frame, true_coef = data.make_regression_data(7)
     residual = frame["y"] - lab.generator_intercept(7) - frame[data.FEATURES] @ true_coef
@@ -126,6 +215,19 @@ def test_blocks_split_by_size_hand_computed():
     np.testing.assert_allclose(out["share_split"], [0.0, 0.0])
     with pytest.raises(ValueError, match="one group per feature"):
         lab.blocks_split_by_size(coefs, groups[:3], [0])
+    for blocks, message in [
+        ([], "^blocks must have at least 1 value, got 0$"),
+        (0, r"^blocks must be a 1-D array of integers, got an array of shape \(\)"),
+        (["0"], "^blocks must be a 1-D array of integers, got .* dtype <U1$"),
+        ([0, 7], r"^blocks must be group ids found in groups \(not -1, no group\), got \[7\]$"),
+        ([-1], r"^blocks must be group ids found in groups \(not -1, no group\), got \[-1\]$"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            lab.blocks_split_by_size(coefs, groups, blocks)
+    with pytest.raises(ValueError, match=r"^coefs must contain only finite numbers, got nan at index \(0, 0, 0\)$"):
+        lab.blocks_split_by_size(np.full_like(coefs, np.nan), groups, [0])
+    with pytest.raises(ValueError, match="^groups must be a 1-D array of integers, got .* dtype float64$"):
+        lab.blocks_split_by_size(coefs, groups + 0.5, [0])
 
 
 def test_test_mse_is_the_brute_force_mse():

@@ -70,20 +70,43 @@ def test_dropout_layers_active_only_in_training():
     assert not torch.allclose(net(X), plain(X))
 
 
+def test_each_dropout_site_uses_its_own_p():
+    """input_p on the inputs, p[l] after hidden layer l's ReLU: what reaches each Linear in
+    training mode, recomputed with F.linear and F.relu from what reached the layer before."""
+    net = MLP(20, hidden=(300, 300), out_dim=4, p=[0.6, 0.1], input_p=0.3, seed=0).train()
+    seen = []
+    for layer in net.layers:
+        layer.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach()))
+    torch.manual_seed(0)
+    X = torch.randn(200, 20)
+    net(X)
+    before = [X] + [F.relu(F.linear(x, layer.weight, layer.bias)).detach() for x, layer in zip(seen, net.layers)]
+    for site, (p, pre, post) in enumerate(zip([0.3, 0.6, 0.1], before, seen)):
+        kept = post != 0
+        torch.testing.assert_close(post[kept], pre[kept] / (1 - p), msg=f"site {site}")
+        alive = pre != 0  # ReLU zeros stay zero whatever the mask
+        dropped = (~kept[alive]).float().mean().item()
+        assert abs(dropped - p) < 5 * math.sqrt(p * (1 - p) / alive.sum().item()), (site, dropped)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"hidden": (10,), "p": 1.0}, r"\bp must be a finite number in \[0, 1\)"),
-        ({"hidden": (10,), "p": -0.1}, r"\bp must"),
-        ({"hidden": (10,), "p": [0.2, 0.3]}, r"\bp needs one probability per hidden layer"),
-        ({"hidden": (10,), "input_p": 1.5}, "input_p must"),
-        ({"dropout": [True] * 4, "dropout_p": 1.0}, "dropout_p must"),
-        ({"dropout": [True, False]}, "dropout needs one flag per hidden layer"),
-        ({"hidden": ()}, "hidden must be a non-empty sequence"),
-        ({"hidden": (10, 0)}, "each width in hidden must be an integer >= 1, got 0"),
-        ({"num_layers": 1}, "num_layers must be an integer >= 2"),
-        ({"hidden": (10,), "num_layers": 3}, "either hidden"),
-        ({"hidden": (10,), "p": 0.1, "dropout": [True]}, "either dropout"),
+        ({"hidden": (10,), "p": 1.0}, r"^p must be a finite number in \[0, 1\), got 1.0$"),
+        ({"hidden": (10,), "p": -0.1}, r"^p must be a finite number in \[0, 1\), got -0.1$"),
+        ({"hidden": (10,), "p": [0.2, 0.3]}, r"^p needs one probability per hidden layer \(1\), got 2$"),
+        ({"hidden": (10,), "input_p": 1.5}, r"^input_p must be a finite number in \[0, 1\), got 1.5$"),
+        ({"dropout": [True] * 4, "dropout_p": 1.0}, r"^dropout_p must be a finite number in \[0, 1\), got 1.0$"),
+        ({"dropout": [True, False]}, r"^dropout needs one flag per hidden layer \(4\), got 2$"),
+        ({"hidden": ()}, r"^hidden must be a non-empty sequence of widths, got \(\)$"),
+        ({"hidden": 5}, "^hidden must be a non-empty sequence of widths, got 5$"),
+        ({"hidden": (10, 0)}, "^each width in hidden must be an integer >= 1, got 0$"),
+        ({"num_layers": 1}, "^num_layers must be an integer >= 2, got 1$"),
+        ({"input_dim": 0, "hidden": (3,)}, "^input_dim must be an integer >= 1, got 0$"),
+        ({"out_dim": 0, "hidden": (3,)}, "^out_dim must be an integer >= 1, got 0$"),
+        ({"hidden": (10,), "num_layers": 3}, r"^give either hidden=\(...\) or hidden_dim/num_layers, not both$"),
+        ({"hidden": (10,), "p": 0.1, "dropout": [True]},
+         r"^give either dropout=\[flags\] \(with dropout_p\) or p, not both$"),
     ],
 )
 def test_bad_arguments_raise_naming_the_parameter(kwargs, match):

@@ -53,6 +53,7 @@ def context(**changes):
             "first": glued("<IPython.core.display.Markdown object>", **{"text/markdown": "`x0`, `x2`"}),
         },
         titles={"book/intro": "Regularizing", "book/chapter": "A chapter", "book/other": "Other", "book/api": "API"},
+        parts={},  # not the book's _toc.yml
         notebooks={"book/intro", "book/chapter", "book/other"},
         labels={"fig-curve": ("book/chapter", "fig-curve", "A curve"), "fig-far": ("book/other", "fig-far", "Far")},
         fignumbers={"fig-curve": "3", "fig-far": "7"},
@@ -134,6 +135,110 @@ def test_table_of_contents_and_bibliography_directives():
     )
     assert myst_translate.translate(ctx, "```{bibliography}\n:keyprefix: in-\n```") == myst_translate.REFERENCES
     assert ctx.keyprefix == "in-"
+
+
+def rendered_text(markdown: str) -> str:
+    """What a reader sees of ``markdown``: CommonMark (markdown-it, as Jupyter renders it), as text."""
+    import html
+
+    from markdown_it import MarkdownIt
+
+    return html.unescape(re.sub(r"<[^>]+>", "", MarkdownIt("commonmark").render(markdown))).strip()
+
+
+def test_citations_decode_latex_in_names_and_keep_markdown_escapes(tmp_path):
+    ctx = context()
+    assert myst_translate.translate(ctx, "{cite}`meinshausen2010stability`") == "(Meinshausen and Bühlmann, 2010)"
+    bib = tmp_path / "x.bib"
+    bib.write_text(
+        "@article{m2008, author = {van der Maaten, Laurens and Hinton, Geoffrey}, year = {2008},\n"
+        "  title = {Stars *and* x_1}, journal = {J}}\n"
+    )
+    ctx = context(bibliography=myst_translate.read_bibliography([bib]))
+    # the site's author-year style writes the "von" part: van der Maaten and Hinton, 2008
+    assert myst_translate.translate(ctx, "{cite:t}`m2008`") == "van der Maaten and Hinton (2008)"
+    assert "Stars *and* x_1" in rendered_text(myst_translate.references(ctx))  # shown as written
+
+
+def test_a_bibliography_after_a_list_does_not_continue_it():
+    from markdown_it import MarkdownIt
+
+    ctx = context()
+    myst_translate.translate(ctx, "{cite}`hoerl1970ridge`")
+    cell = myst_translate.translate(ctx, "- one\n- two\n\n```{bibliography}\n```")
+    cell = myst_translate.place_references(cell, myst_translate.references(ctx))
+    lists = [t for t in MarkdownIt("commonmark").parse(cell) if t.type == "bullet_list_open"]
+    assert len(lists) == 2 and "**References**" in cell  # two lists, one of the references
+    headed = myst_translate.place_references("## References\n\n" + myst_translate.REFERENCES, "- a ref")
+    assert headed == "## References\n\n- a ref"
+
+
+@pytest.mark.parametrize("value", ["a *b* c", "__init__", "<b>not bold</b>", "`a`", "weight_decay=3"])
+def test_glued_text_is_shown_as_it_is(value):
+    ctx = context(glue={"v": glued(repr(value))})
+    text = myst_translate.translate(ctx, "It is {glue:text}`v`.")
+    assert rendered_text(text) == f"It is {value}."  # the answer key: a CommonMark renderer
+    assert "\\" not in myst_translate.translate(context(glue={"v": glued("'weight_decay'")}), "{glue:}`v`")
+
+
+def test_dollars_in_glued_text_start_no_math():
+    # Jupyter and Colab read $…$ as math before markdown; an escaped \$ is a dollar
+    text = myst_translate.translate(context(glue={"v": glued("'from $5 to $6'")}), "{glue:text}`v`")
+    assert text == "from \\$5 to \\$6"
+
+
+def test_admonitions_read_as_myst_reads_them():
+    from docutils.core import publish_doctree
+    from myst_parser.parsers.docutils_ import Parser
+
+    source = "```{note} First line\nsecond line.\n```"
+    # the answer key: myst-parser itself: a note has no title, the first line is its body
+    tree = publish_doctree(source, parser=Parser(), settings_overrides={"report_level": 5})
+    assert tree.children[0].tagname == "note"
+    assert myst_translate.translate(context(), source) == "> **Note**\n>\n> " + tree.children[0].astext().replace(
+        "\n", "\n> "
+    )
+    solution = myst_translate.translate(context(), ":::{solution} ex-1\n:class: dropdown\n:label: sol-1\nDone.\n:::")
+    assert solution.startswith('<a id="sol-1"></a>\n\n<details>\n<summary>Solution</summary>')
+    dropdown = myst_translate.translate(context(), ":::{dropdown} Why `p` *matters*\nBecause.\n:::")
+    assert "<summary>Why <code>p</code> <em>matters</em></summary>" in dropdown  # HTML: no markdown there
+
+
+def test_labelled_equations_are_numbered_and_linked():
+    ctx = context(fignumbers={"eq-ridge": "2", "eq-lasso": "3"}, labels={})
+    text = myst_translate.translate(
+        ctx,
+        "$$\nL = \\lVert r\\rVert^2\n$$ (eq-ridge)\n\n"
+        "```{math}\n:label: eq-lasso\n\\begin{align} a &= b \\end{align}\n```\n\n"
+        "By {eq}`eq-ridge` and {eq}`eq-lasso`.",
+    )
+    assert '<a id="eq-ridge"></a>\n\n$$\nL = \\lVert r\\rVert^2 \\tag{2}\n$$' in text
+    assert '<a id="eq-lasso"></a>\n\n$$\n\\begin{align} a &= b \\end{align}\n$$' in text  # numbers itself
+    assert "By [(2)](#eq-ridge) and [(3)](#eq-lasso)." in text
+    assert myst_check.unrendered_in_markdown(text) == []
+
+
+def test_references_to_pages_without_a_notebook_keep_their_anchor():
+    ctx = context(labels={"api-cache": ("book/api", "api-cache", "The cache")})
+    assert myst_translate.translate(ctx, "{ref}`api-cache`") == (
+        "[The cache](https://someone.github.io/book/book/api.html#api-cache)"
+    )
+
+
+def test_table_of_contents_under_the_parts_captions(tmp_path):
+    toc = tmp_path / "_toc.yml"
+    toc.write_text(
+        "format: jb-book\nroot: book/intro\nparts:\n  - caption: Linear\n    chapters:\n"
+        "      - file: book/chapter\n      - file: book/other\n  - caption: Appendix\n"
+        "    chapters:\n      - file: book/api\n"
+    )
+    parts = myst_translate.toc_parts(toc)
+    assert parts == {"book/chapter": "Linear", "book/other": "Linear", "book/api": "Appendix"}
+    toc_md = myst_translate.translate(context(docname="book/intro", parts=parts), "```{tableofcontents}\n```")
+    assert toc_md == (
+        "**Linear**\n\n- [A chapter](chapter.ipynb)\n- [Other](other.ipynb)\n\n"
+        "**Appendix**\n\n- [API](https://someone.github.io/book/book/api.html)"
+    )
 
 
 def test_the_checker_counts_what_is_left():
@@ -251,21 +356,73 @@ def test_hidden_cells_are_hidden_and_removed_cells_removed_unless_needed():
     assert "jupyter" not in first.metadata
 
 
-def test_install_cell_installs_the_pinned_commit_only_in_colab(monkeypatch):
-    source = reader().cells[0].source
+def code_cells(*sources):
+    """Code cells; a source starting with "#remove" is tagged remove-cell."""
+    return [
+        nbformat.v4.new_code_cell(src, metadata={"tags": ["remove-cell"]} if src.startswith("#remove") else {})
+        for src in sources
+    ]
+
+
+@pytest.mark.parametrize(
+    "cells, removed",
+    [
+        # a later cell that binds a name before reading it does not need the earlier one
+        (["#remove\nr, k = 1, 2", "for r in range(3):\n    print(r)", "print([k for k in 'ab'])"], {0}),
+        (["#remove\nx = 1", "x = 2\nprint(x)", "def f(x):\n    return x"], {0}),
+        (["#remove\ntotal = 0", "total += 1"], set()),  # += reads the name first
+        # a name bound in one branch, or in a loop that may not run, may come from before
+        (["#remove\nx = 1", "if flag:\n    x = 2\nprint(x)"], set()),
+        (["#remove\nx = 1", "if flag:\n    x = 2\nelse:\n    x = 3\nprint(x)"], {0}),
+        (["#remove\nlast = 0", "for r in rows:\n    last = r\nprint(last)"], set()),
+        (["#remove\nn = 0", "try:\n    n = f()\nexcept ValueError:\n    pass\nprint(n)"], set()),
+        (["results = {}", "#remove\nresults['a'] = 1", "print(results['a'])"], set()),  # changes it
+        (["#remove\nrows = []", "#remove\nrows.append(1)", "print(rows)"], set()),
+        (["net = f()", "#remove\nnet.requires_grad_(False)", "net(1)"], set()),  # torch in place
+        (["import numpy as np", "#remove\nnp.add(1, 2)", "print(np.pi)"], {1}),  # a module's function
+        # a function reads its globals when called, after the cell that defines them
+        (["def say():\n    return WORDS[0]", "#remove\nWORDS = ['one']", "say()"], set()),
+        (["#remove\nfrom typing import Sequence", "def f(x: Sequence) -> None:\n    pass"], set()),
+        (["#remove\nn = 3", "%time m = n"], set()),  # a magic's code is a string: kept
+        (["#remove\nn = 3", "y = [n for _ in range(2)]"], set()),  # read inside a comprehension
+        (["#remove\nn = 3", "#remove\nm = 4", "print(m)"], {0}),
+    ],
+)
+def test_removed_cells_are_those_no_later_cell_reads(cells, removed):
+    assert reader_notebooks.removed_cells(code_cells(*cells)) == removed
+
+
+def run_install_cell(source, monkeypatch, *, installed: bool, colab: bool) -> list:
+    """Run an install cell where ``regutils`` is (not) installed, in (or outside) Colab; the
+    calls it makes: ``("pip", argv)`` and ``"widgets"``."""
+    import importlib.util
+
     calls = []
-    monkeypatch.setattr(subprocess, "run", lambda *a, **k: calls.append((a, k)))
-    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    find_spec = importlib.util.find_spec
+    missing = set() if installed else {"regutils"}
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in missing else find_spec(name, *a))
+    monkeypatch.setattr(subprocess, "run", lambda argv, **k: calls.append(("pip", argv, k)))
+    if colab:
+        google = types.ModuleType("google")
+        google.colab = types.ModuleType("google.colab")
+        google.colab.output = types.SimpleNamespace(enable_custom_widget_manager=lambda: calls.append("widgets"))
+        monkeypatch.setitem(sys.modules, "google", google)
+        monkeypatch.setitem(sys.modules, "google.colab", google.colab)
+    else:
+        monkeypatch.setitem(sys.modules, "google.colab", None)  # import google.colab fails
     exec(compile(source, "install-cell", "exec"), {})
-    assert calls == []  # not in Colab: regutils is installed already
-    google = types.ModuleType("google")
-    google.colab = types.ModuleType("google.colab")
-    monkeypatch.setitem(sys.modules, "google", google)
-    monkeypatch.setitem(sys.modules, "google.colab", google.colab)
-    exec(compile(source, "install-cell", "exec"), {})
-    [(args, kwargs)] = calls
-    assert args[0][1:4] == ["-m", "pip", "install"]
-    assert args[0][-1] == f"regutils @ git+https://github.com/someone/book@{SHA}"  # no myst-nb
+    return calls
+
+
+@pytest.mark.parametrize("colab", [True, False], ids=["colab", "download"])
+def test_install_cell_installs_the_pinned_commit_where_regutils_is_missing(monkeypatch, colab):
+    source = reader().cells[0].source
+    # Binder or a clone of the book: regutils is there, nothing is installed
+    assert run_install_cell(source, monkeypatch, installed=True, colab=colab) == []
+    # Colab, or the site's .ipynb download run elsewhere: regutils is missing
+    [(pip, argv, kwargs)] = run_install_cell(source, monkeypatch, installed=False, colab=colab)
+    assert argv[1:4] == ["-m", "pip", "install"]
+    assert argv[-1] == f"regutils @ git+https://github.com/someone/book@{SHA}"  # no myst-nb
     assert kwargs == {"check": True}
     with pytest.raises(ValueError, match="not a commit"):
         reader_notebooks.pinned_requirement("someone", "book", "notebooks")
@@ -277,7 +434,8 @@ def test_sliders_enable_colab_widgets_and_networks_ask_for_a_gpu(monkeypatch):
     nb.cells[1].outputs.append(nbformat.v4.new_output("display_data", data={**widget, "text/plain": "w"}))
     out = reader(nb)
     assert out.metadata["accelerator"] == "GPU" and out.metadata["colab"]["gpuType"] == "T4"
-    assert "output.enable_custom_widget_manager()" in out.cells[0].source
+    assert run_install_cell(out.cells[0].source, monkeypatch, installed=True, colab=True) == ["widgets"]
+    assert run_install_cell(out.cells[0].source, monkeypatch, installed=True, colab=False) == []
     plain = reader()
     assert "accelerator" not in plain.metadata and "gpuType" not in plain.metadata["colab"]
     assert "enable_custom_widget_manager" not in plain.cells[0].source
@@ -333,6 +491,69 @@ def test_reader_notebooks_are_the_download_and_have_no_raw_myst(built_book):
             found[doc] = left
         assert re.search(r"regutils @ git\+https://github\.com/[^@]+@[0-9a-f]{40}'", nb.cells[0].source), doc
     assert found == {}, f"unrendered MyST in the reader notebooks: {found}"
+
+
+def markdown_of(nb) -> str:
+    """The markdown cells of ``nb`` without their fenced code."""
+    cells = [c.source for c in nb.cells if c.cell_type == "markdown"]
+    return "\n\n".join(re.sub(r"^```.*?^```", "", c, flags=re.S | re.M) for c in cells)
+
+
+def site_figures_and_citations(html: str):
+    """On a built page: (figure id, number) in order, the author-year citations, the captions
+    of the table of contents."""
+    from collections import Counter
+
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    numbered = [(f, f.select_one(".caption-number")) for f in soup.select("figure")]
+    figures = [
+        (f.get("id") or f.find_parent(id=True)["id"], number.get_text().split()[-1].rstrip("."))
+        for f, number in numbered
+        if number
+    ]
+    cited = [s.get_text().strip("[]") for s in soup.select("span.bibtex-citation")]
+    citations = Counter(item for text in cited for item in re.split(r"(?<=\d{4}), ", text))
+    captions = [c.get_text().strip() for c in soup.select("article .toctree-wrapper p.caption")]
+    return figures, citations, captions
+
+
+def notebook_figures_and_citations(nb):
+    """The same three read off a reader notebook's markdown."""
+    from collections import Counter
+
+    md = markdown_of(nb)
+    figures = re.findall(r'<a id="([^"]+)"></a>\s*\*\*Figure ([\d.]+)\.\*\*', md)
+    parenthetical = re.findall(r"\(([^()]*?, \d{4})\)", md)
+    citations = Counter(i for text in parenthetical for i in text.split("; ") if re.fullmatch(r"\D+, \d{4}", i))
+    captions = re.findall(r"^\*\*([^*]+)\*\*$", md, re.M)
+    return figures, citations, captions
+
+
+@pytest.mark.slow
+@pytest.mark.book
+def test_reader_notebooks_number_cite_and_list_as_the_site_does(built_book):
+    from markdown_it import MarkdownIt
+
+    references = {text for _, text in myst_translate.read_bibliography([BIB]).values()}
+    for doc in reader_docs(built_book):
+        nb = nbformat.read(built_book / "notebooks" / f"{doc}.ipynb", as_version=4)
+        figures, citations, captions = site_figures_and_citations((built_book / "html" / f"{doc}.html").read_text())
+        ours = notebook_figures_and_citations(nb)
+        # the answer key is the page: figure numbers, citations (names LaTeX-decoded) and parts
+        assert ours[0] == figures, f"{doc}: figures and their numbers differ from the page's"
+        assert ours[1] == citations, f"{doc}: citations differ from the page's"
+        assert set(captions) <= set(ours[2]), f"{doc}: the contents lack the page's captions {captions}"
+        # a reference list is a list of its own, not the last items of the list before it
+        for cell in (c.source for c in nb.cells if c.cell_type == "markdown"):
+            lines, items = cell.splitlines(), []
+            for token in MarkdownIt("commonmark").parse(cell):
+                if token.type in ("bullet_list_open", "ordered_list_open") and token.level == 0:
+                    items.append([])
+                elif token.type == "list_item_open" and token.level == 1:
+                    items[-1].append(lines[token.map[0]][2:] in references)
+            assert all(len(set(kinds)) == 1 for kinds in items), f"{doc}: references continue a list"
 
 
 def site_outputs(html: str) -> tuple[int, int]:

@@ -59,10 +59,32 @@ def test_objectives_are_what_sklearn_minimizes(problem, model, objective):
 def test_objective_rejects_bad_shapes():
     with pytest.raises(ValueError, match=r"y must be 1-D with one value per row of X \(3\)"):
         penalties.ridge_objective([0.0], np.ones((3, 1)), np.ones(2), 1.0)
-    with pytest.raises(ValueError, match="X must be 2-D"):
+    with pytest.raises(ValueError, match=r"^X must be a 2-D array of numbers, got an array of shape \(3,\)"):
         penalties.lasso_objective([0.0], np.ones(3), np.ones(3), 1.0)
-    with pytest.raises(ValueError, match="finite"):
+    with pytest.raises(ValueError, match=r"^X must contain only finite numbers, got nan at index \(0, 0\)$"):
         penalties.lasso_objective([0.0], np.array([[np.nan], [1.0]]), np.ones(2), 1.0)
+
+
+@pytest.mark.parametrize(
+    "objective", [penalties.ridge_objective, penalties.lasso_objective,
+                  lambda w, X, y, alpha: penalties.elastic_net_objective(w, X, y, alpha, 0.5)],
+)
+@pytest.mark.parametrize(
+    "w, X, y, message",
+    [
+        ([0.0, 1.0], np.ones((3, 1)), np.ones(3), r"^w must have one value per column of X \(1\), got 2$"),
+        ([[0.0]], np.ones((3, 1)), np.ones(3), r"^w must be a 1-D array of numbers, got an array of shape \(1, 1\)"),
+        ([np.inf], np.ones((3, 1)), np.ones(3), r"^w must contain only finite numbers, got inf at index 0$"),
+        (["0"], np.ones((3, 1)), np.ones(3), r"^w must be a 1-D array of numbers, got .* dtype <U1$"),
+        ([0.0], np.ones((3, 1)), [1.0, np.nan, 1.0], r"^y must contain only finite numbers, got nan at index 1$"),
+        ([0.0], np.ones((3, 0)), np.ones(3), r"^X must have at least one column \(feature\), got shape \(3, 0\)$"),
+        ([0.0], np.ones((0, 1)), np.ones(0), r"^X must have at least 1 row, got 0$"),
+        ([0.0], "X", np.ones(3), r"^X must be a 2-D array of numbers, got .* dtype <U1$"),
+    ],
+)  # fmt: skip
+def test_objectives_name_the_bad_argument(objective, w, X, y, message):
+    with pytest.raises(ValueError, match=message):
+        objective(w, X, y, 1.0)
 
 
 # --- torch weight_decay -------------------------------------------------------------------------
@@ -128,6 +150,10 @@ def test_soft_threshold_hand_computed():
     )
     with pytest.raises(ValueError, match="threshold must be a finite number >= 0, got -0.1"):
         penalties.soft_threshold([1.0], -0.1)
+    with pytest.raises(ValueError, match="^z must contain only finite numbers, got nan at index 1$"):
+        penalties.soft_threshold([1.0, np.nan], 0.5)
+    with pytest.raises(ValueError, match="^z must be an array of numbers, got .* dtype object$"):
+        penalties.soft_threshold(None, 0.5)
 
 
 def test_soft_threshold_is_the_lasso_on_orthonormal_columns():
@@ -168,6 +194,10 @@ def test_norm_ball_minimizer_inside_and_bad_input():
         penalties.norm_ball_minimizer(np.array([[1.0, 2.0], [2.0, 1.0]]), [1, 1], 1.0, ord=2)
     with pytest.raises(ValueError, match="radius must be a finite number > 0, got 0.0"):
         penalties.norm_ball_minimizer(A, [1, 1], 0.0, ord=2)
+    with pytest.raises(ValueError, match=r"^center must contain only finite numbers, got inf at index 0$"):
+        penalties.norm_ball_minimizer(np.eye(2), [np.inf, 1.0], 1.0, 2)
+    with pytest.raises(ValueError, match=r"^A must contain only finite numbers, got nan at index \(0, 1\)$"):
+        penalties.norm_ball_minimizer([[1.0, np.nan], [0.0, 1.0]], [2.0, 1.0], 1.0, 1)
     with pytest.raises(ValueError, match="A must be 2x2"):
         penalties.norm_ball_minimizer(np.eye(3), [1, 1], 1.0, ord=2)
 
@@ -206,8 +236,11 @@ def test_sparse_paths_match_single_fits(problem, penalty, l1_ratio):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(alphas=[], penalty="lasso"), "alphas must be a non-empty 1-D"),
-        (dict(alphas=[0.1, -1.0], penalty="lasso"), "alphas must be finite and > 0"),
+        (dict(alphas=[], penalty="lasso"), "^alphas must have at least 1 value, got 0$"),
+        (dict(alphas=0.1, penalty="lasso"), r"^alphas must be a 1-D array of numbers, got an array of shape \(\)"),
+        (dict(alphas=["0.1"], penalty="lasso"), "^alphas must be a 1-D array of numbers, got .* dtype <U3$"),
+        (dict(alphas=[0.1, np.inf], penalty="lasso"), "^alphas must contain only finite numbers, got inf at index 1$"),
+        (dict(alphas=[0.1, -1.0], penalty="lasso"), "^alphas must be > 0, got -1.0$"),
         (dict(alphas=[0.1, 0.1], penalty="lasso"), "must not repeat"),
         (dict(alphas=[0.1], penalty="l3"), "penalty must be one of 'ridge', 'lasso', 'elasticnet', got 'l3'"),
         (dict(alphas=[0.1], penalty="elasticnet"), r"l1_ratio must be a finite number in \(0, 1\], got None"),
@@ -225,6 +258,20 @@ def test_path_mse_checks_feature_count(problem):
     path = penalties.coef_path(X, y, [1.0], penalty="ridge")
     with pytest.raises(ValueError, match="X has 5 features, the path has 6"):
         path.mse(X[:, :5], y)
+    with pytest.raises(ValueError, match="^X has 5 features, the path has 6$"):
+        path.predict(X[:, :5])
+    with pytest.raises(ValueError, match=r"^X must be a 2-D array of numbers, got an array of shape \(6,\)"):
+        path.predict(X[0])
+
+
+@pytest.mark.parametrize("cv", [5, "kfold"])
+def test_cv_must_be_a_splitter(problem, cv):
+    X, y, _ = problem
+    message = rf"^cv must be a scikit-learn splitter \(such as KFold\(5\)\) or None, got {cv!r}$"
+    with pytest.raises(ValueError, match=message):
+        penalties.cv_curve(X, y, [0.1], penalty="lasso", cv=cv)
+    with pytest.raises(ValueError, match=message):
+        penalties.fit_cv_models(X, y, ridge_alphas=[1.0], lasso_alphas=[0.1], l1_ratios=[0.5], cv=cv)
 
 
 def test_cv_curve_matches_lasso_cv_and_ridge_cv(problem):
@@ -292,6 +339,10 @@ def test_fit_cv_models_matches_grid_search(problem):
     assert fits.models["Elastic net"][-1].l1_ratio == fits.l1_ratio
     with pytest.raises(ValueError, match="l1_ratios must be a non-empty sequence"):
         penalties.fit_cv_models(X, y, ridge_alphas=[1.0], lasso_alphas=[0.1], l1_ratios=[0.0])
+    with pytest.raises(ValueError, match="^l1_ratios must contain only finite numbers, got nan at index 1$"):
+        penalties.fit_cv_models(X, y, ridge_alphas=[1.0], lasso_alphas=[0.1], l1_ratios=[0.5, np.nan])
+    with pytest.raises(ValueError, match="^l1_ratios must be an array of numbers, got .* dtype <U3$"):
+        penalties.fit_cv_models(X, y, ridge_alphas=[1.0], lasso_alphas=[0.1], l1_ratios=["0.5"])
 
 
 # --- MAP view and alpha_max -------------------------------------------------------------------
@@ -354,6 +405,10 @@ def test_selection_scores_hand_computed():
     [
         ([1.0, 0.0], [1.0, 0.0, 0.0], "same length"),
         ([1.0, 0.0], [0.0, 0.0], "no non-zero entry"),
+        ([1.0, np.nan], [1.0, 0.0], "^coef must contain only finite numbers, got nan at index 1$"),
+        ([1.0, 0.0], [np.inf, 0.0], "^true_coef must contain only finite numbers, got inf at index 0$"),
+        ([[1.0, 0.0]], [1.0, 0.0], r"^coef must be a 1-D array of numbers, got an array of shape \(1, 2\)"),
+        (["1", "0"], [1.0, 0.0], "^coef must be a 1-D array of numbers, got .* dtype <U1$"),
     ],
 )
 def test_selection_scores_bad_input(coef, true, message):
@@ -371,7 +426,21 @@ def test_group_nonzero_counts():
     with pytest.raises(ValueError, match="one entry per feature"):
         penalties.group_nonzero_counts(coefs, groups[:4])
     with pytest.raises(ValueError, match="holds no group"):
-        penalties.group_nonzero_counts(coefs, -np.ones(6))
+        penalties.group_nonzero_counts(coefs, -np.ones(6, dtype=int))
+
+
+@pytest.mark.parametrize(
+    "coefs, groups, message",
+    [
+        (np.ones((6, 2, 2)), [0, 0, 1, 1, 1, -1], r"^coefs must be \(n_features,\) or \(n_features, n_alphas\) and groups"),
+        ([1.0, np.nan, 0.0], [0, 0, 1], "^coefs must contain only finite numbers, got nan at index 1$"),
+        ([1.0, 0.0, 0.0], [0.5, 0.5, 1.5], "^groups must be a 1-D array of integers, got .* dtype float64$"),
+        ([1.0, 0.0, 0.0], ["a", "a", "b"], "^groups must be a 1-D array of integers, got .* dtype <U1$"),
+    ],
+)  # fmt: skip
+def test_group_nonzero_counts_bad_input(coefs, groups, message):
+    with pytest.raises(ValueError, match=message):
+        penalties.group_nonzero_counts(coefs, groups)
 
 
 def test_results_table(problem):
@@ -396,3 +465,5 @@ def test_results_table(problem):
         penalties.results_table({"bad": Ridge()}, X, y)
     with pytest.raises(ValueError, match="models is empty"):
         penalties.results_table({}, X, y)
+    with pytest.raises(ValueError, match="^models must be a dict of name -> fitted model, got list$"):
+        penalties.results_table([models["Ridge"]], X, y)

@@ -30,9 +30,18 @@ def test_constraint_regions():
     fig = plots.plot_constraint_regions(np.eye(2), [1.5, 0.5], 1.0, {1: [1.0, 0.0], 2: [0.95, 0.32]})
     assert isinstance(fig, Figure) and len(fig.axes) == 2
     # the solution marker is drawn at the given point
-    xy = [tuple(line.get_xydata()[0]) for line in fig.axes[0].lines if line.get_marker() == "o"]
-    assert xy == [(1.0, 0.0)]
-    with pytest.raises(ValueError, match="solutions must have keys 1 and 2"):
+    left, right = fig.axes
+    for ax, point in ((left, (1.0, 0.0)), (right, (0.95, 0.32))):
+        xy = [tuple(line.get_xydata()[0]) for line in ax.lines if line.get_marker() == "o"]
+        assert xy == [point]
+    # the regions have the given radius: the L1 diamond's corners and the L2 disc
+    np.testing.assert_allclose(left.patches[0].get_xy()[:4], [[1, 0], [0, 1], [-1, 0], [0, -1]])
+    assert right.patches[0].radius == 1.0
+    # the dark contour is the loss (w - c)^T A (w - c) at the solution, by hand:
+    # (-0.5)² + (-0.5)² = 0.5 and (-0.55)² + (-0.18)² = 0.3349
+    assert list(left.collections[-1].levels) == pytest.approx([0.5])
+    assert list(right.collections[-1].levels) == pytest.approx([0.3349])
+    with pytest.raises(ValueError, match=r"^solutions must have keys 1 and 2, got \[1\]$"):
         plots.plot_constraint_regions(np.eye(2), [1.5, 0.5], 1.0, {1: [1.0, 0.0]})
 
 
@@ -41,7 +50,7 @@ def test_shrinkage():
     ax = plots.plot_shrinkage(z, {"OLS": z, "ridge": z / 2}, threshold=0.5)
     assert isinstance(ax, Axes) and len(ax.lines) == 3  # two curves and the zero line
     np.testing.assert_allclose(ax.lines[1].get_ydata(), z / 2)
-    with pytest.raises(ValueError, match="curve 'bad' has shape"):
+    with pytest.raises(ValueError, match=r"^curve 'bad' has shape \(3,\), z has \(5,\)$"):
         plots.plot_shrinkage(z, {"bad": z[:3]})
 
 
@@ -52,7 +61,7 @@ def test_path_colours_true_support(path):
     assert colours[tuple(path.coefs[0])] == plots.BLOCK_COLORS[0]
     assert colours[tuple(path.coefs[2])] == "black"
     assert ax.get_xscale() == "log"
-    with pytest.raises(TypeError, match="expected a CoefPath"):
+    with pytest.raises(TypeError, match=r"^expected a CoefPath \(from regutils.penalties.coef_path\), got ndarray$"):
         plots.plot_path(np.zeros((3, 5)))
 
 
@@ -60,6 +69,13 @@ def test_mse_curves_and_dual_axis(path):
     curve = np.linspace(1, 2, 5)
     ax = plots.plot_mse_curves(path.alphas, train=curve, cv_mean=curve + 1, cv_se=0.1 * curve, test=curve + 2, chosen_alpha=0.1)
     assert len(ax.get_legend().get_texts()) == 4
+    for line, want in zip(ax.lines[:3], (curve, curve + 1, curve + 2)):
+        np.testing.assert_allclose(line.get_xydata(), np.column_stack([path.alphas, want]))
+    assert ax.lines[3].get_xdata()[0] == 0.1
+    # the CV band spans mean ± one standard error at every alpha: 2 ± 0.1 … 3 ± 0.2
+    band = ax.collections[0].get_paths()[0].vertices
+    edges = [(band[np.isclose(band[:, 0], a), 1].min(), band[np.isclose(band[:, 0], a), 1].max()) for a in path.alphas]
+    np.testing.assert_allclose(edges, [(1.9, 2.1), (2.125, 2.375), (2.35, 2.65), (2.575, 2.925), (2.8, 3.2)])
     ax = plots.plot_coef_and_mse(path, {"training": curve, "CV": curve + 1}, chosen_alpha=0.1, mse_ylim=(0, 5))
     assert ax.right_ax.get_ylim() == (0, 5) and ax.get_ylabel() == "|coefficient|"
     np.testing.assert_allclose(ax.lines[0].get_ydata(), np.abs(path.coefs[0]))
@@ -72,7 +88,7 @@ def test_coef_comparison():
     # hollow markers for the exact zeros: lasso has two
     sizes = [len(c.get_offsets()) for c in ax.collections]
     assert sizes == [3, 0, 1, 2]
-    with pytest.raises(ValueError, match="coefs is empty"):
+    with pytest.raises(ValueError, match="^coefs is empty$"):
         plots.plot_coef_comparison({})
     with pytest.raises(ValueError, match=r"coefs\['B'\] has shape \(2,\), expected \(3,\)"):
         plots.plot_coef_comparison({"A": [1.0, 0.0, 0.0], "B": [1.0, 0.0]})
@@ -101,8 +117,8 @@ def test_bias_variance():
     np.testing.assert_allclose(ax.lines[2].get_ydata(), table["variance"])
     assert ax.lines[3].get_ydata()[0] == 4.0  # the noise floor
     assert ax.lines[4].get_xdata()[0] == 1.0  # the lowest expected MSE is at alpha 1
-    with pytest.raises(ValueError, match="table lacks column"):
-        plots.plot_bias_variance(table.drop(columns="noise"))
+    with pytest.raises(ValueError, match=r"^table lacks column\(s\) bias2, noise$"):
+        plots.plot_bias_variance(table.drop(columns=["noise", "bias2"]))
 
 
 def test_selection_frequency():
@@ -111,7 +127,9 @@ def test_selection_frequency():
     heights = [bar.get_height() for bars in ax.containers for bar in bars]
     np.testing.assert_allclose(heights, [1.0, 0.5, 0.0, 1.0, 1.0, 0.2])
     np.testing.assert_array_equal(ax.lines[0].get_xdata(), [0, 1])  # the true support
-    with pytest.raises(ValueError, match="freqs is empty"):
+    with pytest.raises(ValueError, match="^freqs is empty$"):
         plots.plot_selection_frequency({})
-    with pytest.raises(ValueError, match=r"freqs\['B'\] must be 3 values in \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"^freqs\['B'\] must be 3 values in \[0, 1\]$"):
         plots.plot_selection_frequency({"A": [1.0, 0.0, 0.0], "B": [1.0, 2.0, 0.0]})
+    with pytest.raises(ValueError, match=r"^freqs\['B'\] must be 3 values in \[0, 1\]$"):
+        plots.plot_selection_frequency({"A": [1.0, 0.0, 0.0], "B": [1.0, 0.0]})

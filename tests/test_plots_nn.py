@@ -63,11 +63,12 @@ def test_learning_curves_without_early_stop_has_no_stop_line():
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        (dict(histories=[]), ValueError, "histories is empty"),
-        (dict(histories=[object()]), TypeError, "expected a regutils.History"),
-        (dict(histories=[None, None], labels=["x"]), TypeError, "expected a regutils.History"),
-        (dict(metric="accuracy"), ValueError, "metric must be 'loss' or 'error'"),
-        (dict(labels=["a", "b", "c"]), ValueError, "one entry per history"),
+        (dict(histories=[]), ValueError, "^histories is empty: need at least one History$"),
+        (dict(histories=[object()]), TypeError, r"^expected a regutils.History \(needs .train_loss\), got object$"),
+        (dict(histories=[None, None], labels=["x"]), TypeError,
+         r"^expected a regutils.History \(needs .train_loss\), got NoneType$"),
+        (dict(metric="accuracy"), ValueError, "^metric must be 'loss' or 'error', got 'accuracy'$"),
+        (dict(labels=["a", "b", "c"]), ValueError, r"^labels needs one entry per history \(1\), got 3$"),
     ],
 )
 def test_learning_curves_bad_input(kwargs, error, message):
@@ -91,8 +92,10 @@ def test_confusion_shows_off_diagonal_counts_and_hides_diagonal():
 @pytest.mark.parametrize(
     "cm, message",
     [
-        (np.zeros((2, 3)), "square"),
-        (np.array([[1, -1], [0, 2]]), "non-negative"),
+        (np.zeros((2, 3)), r"^confusion must be a non-empty square matrix, got shape \(2, 3\)$"),
+        (np.zeros((0, 0)), r"^confusion must be a non-empty square matrix, got shape \(0, 0\)$"),
+        (np.array([[1, -1], [0, 2]]), "^confusion must hold finite, non-negative counts$"),
+        (np.array([[1, np.nan], [0, 2]]), "^confusion must hold finite, non-negative counts$"),
     ],
 )
 def test_confusion_bad_input(cm, message):
@@ -101,7 +104,7 @@ def test_confusion_bad_input(cm, message):
 
 
 def test_confusion_class_names_length_checked():
-    with pytest.raises(ValueError, match="class_names needs 2 entries"):
+    with pytest.raises(ValueError, match="^class_names needs 2 entries, got 1$"):
         plots_nn.plot_confusion(np.eye(2), class_names=["a"])
 
 
@@ -120,10 +123,11 @@ def test_predictions_grid_marks_wrong_answers(rng):
 @pytest.mark.parametrize(
     "images, y_true, y_pred, kwargs, message",
     [
-        (np.zeros((2, 28)), [1, 2], [1, 2], {}, r"shape \(N, height, width\)"),
-        (np.zeros((2, 4, 4)), [1], [1, 2], {}, "one label per image"),
-        (np.zeros((2, 4, 4)), [1, 2], [1, 2], {"confidence": [0.5]}, "one value per image"),
-        (np.zeros((2, 4, 4)), [1, 2], [1, 2], {"ncols": 0}, "ncols must be a positive integer"),
+        (np.zeros((2, 28)), [1, 2], [1, 2], {}, r"^images must have shape \(N, height, width\) with N >= 1, got \(2, 28\)$"),
+        (np.zeros((0, 4, 4)), [], [], {}, r"^images must have shape \(N, height, width\) with N >= 1, got \(0, 4, 4\)$"),
+        (np.zeros((2, 4, 4)), [1], [1, 2], {}, r"^y_true and y_pred need one label per image \(2\)$"),
+        (np.zeros((2, 4, 4)), [1, 2], [1, 2], {"confidence": [0.5]}, r"^confidence needs one value per image \(2\)$"),
+        (np.zeros((2, 4, 4)), [1, 2], [1, 2], {"ncols": 0}, "^ncols must be a positive integer, got 0$"),
     ],
 )
 def test_predictions_bad_input(images, y_true, y_pred, kwargs, message):
@@ -136,6 +140,7 @@ def test_weight_histograms_share_bins_and_integrate_to_one(rng):
     bins = 40
     ax = plots_nn.plot_weight_histograms(w, bins=bins)
     assert ax.get_yscale() == "log"
+    assert len(ax.patches) == len(w)  # one outline per label (else the loop below checks nothing)
     lo = min(v.min() for v in w.values())
     hi = max(v.max() for v in w.values())
     edges = np.linspace(lo, hi, bins + 1)
@@ -152,10 +157,10 @@ def test_weight_histograms_share_bins_and_integrate_to_one(rng):
 @pytest.mark.parametrize(
     "weights, kwargs, message",
     [
-        ({}, {}, "weights is empty"),
-        ({"a": np.array([])}, {}, r"weights\['a'\] is empty"),
-        ({"a": np.array([1.0, np.nan])}, {}, "NaN or infinity"),
-        ({"a": np.array([1.0, 2.0])}, {"bins": 0}, "bins must be a positive integer"),
+        ({}, {}, "^weights is empty: need at least one label -> array$"),
+        ({"a": np.array([])}, {}, r"^weights\['a'\] is empty$"),
+        ({"a": np.array([1.0, np.nan])}, {}, r"^weights\['a'\] holds NaN or infinity$"),
+        ({"a": np.array([1.0, 2.0])}, {"bins": 0}, "^bins must be a positive integer, got 0$"),
     ],
 )
 def test_weight_histograms_bad_input(weights, kwargs, message):
@@ -175,9 +180,9 @@ def test_shrinkage_filters_sorted_by_eigenvalue():
 @pytest.mark.parametrize(
     "lam, curves, message",
     [
-        (np.array([0.0, 1.0]), {"a": np.zeros(2)}, "positive values"),
-        (np.array([1.0, 2.0]), {}, "curves is empty"),
-        (np.array([1.0, 2.0]), {"a": np.zeros(3)}, "shape of eigvals"),
+        (np.array([0.0, 1.0]), {"a": np.zeros(2)}, "^eigvals must be a non-empty 1-d array of positive values$"),
+        (np.array([1.0, 2.0]), {}, "^curves is empty$"),
+        (np.array([1.0, 2.0]), {"a": np.zeros(3)}, r"^curve 'a' must have the shape of eigvals \(2,\), got \(3,\)$"),
     ],
 )
 def test_shrinkage_filters_bad_input(lam, curves, message):
@@ -218,15 +223,16 @@ def test_seed_intervals_reference_band_is_its_interval():
 @pytest.mark.parametrize(
     "values, series, message",
     [
-        ([], {"a": np.ones((0, 2))}, "non-empty"),
-        ([1], {}, "series is empty"),
-        ([1, 2], {"a": np.ones((2, 1))}, "seeds >= 2"),
-        ([0, 1], {"a": np.ones((2, 2))}, "logx"),
+        ([], {"a": np.ones((0, 2))}, r"^values must be a non-empty 1-d sequence, got shape \(0,\)$"),
+        ([1], {}, r"^series is empty: need at least one name -> \(k, seeds\) array$"),
+        ([1, 2], {"a": np.ones((2, 1))}, r"^series 'a' must have shape \(2, seeds >= 2\), got \(2, 1\)$"),
+        ([1, 2], {"a": np.ones((3, 2))}, r"^series 'a' must have shape \(2, seeds >= 2\), got \(3, 2\)$"),
+        ([0, 1], {"a": np.ones((2, 2))}, "^logx=True needs values > 0$"),
     ],
 )
 def test_seed_intervals_bad_input(values, series, message):
     with pytest.raises(ValueError, match=message):
-        plots_nn.plot_seed_intervals(values, series, xlabel="x", ylabel="y", logx=message == "logx")
+        plots_nn.plot_seed_intervals(values, series, xlabel="x", ylabel="y", logx="logx" in message)
 
 
 def test_learning_curves_mark_where_watching_early_stopping_would_stop():
@@ -291,7 +297,12 @@ def test_reliability_draws_what_regutils_calibration_computes(rng):
 
 @pytest.mark.parametrize(
     "calibrations, message",
-    [({}, "calibrations is empty"), ({"a": {"ece": 0.1}}, "not a regutils.calibration result")],
+    [
+        ({}, "^calibrations is empty: need at least one label -> regutils.calibration result$"),
+        ({"a": {"ece": 0.1}},
+         r"^calibrations\['a'\] is not a regutils.calibration result "
+         r"\(missing \['bin_confidence', 'bin_accuracy', 'bin_count'\]\)$"),
+    ],
 )
 def test_reliability_bad_input(calibrations, message):
     with pytest.raises(ValueError, match=message):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sys
 import types
 
@@ -56,16 +57,20 @@ def test_comparisons_are_glued_as_json_under_the_reserved_name(glued):
         ({"metric": None}, "metric must be a non-empty string"),
         ({"n_pairs": 0}, "n_pairs must be an integer >= 1"),
         ({"n_pairs": 2.5}, "n_pairs must be an integer"),
-        ({"delta": float("nan")}, "delta must be a finite number"),
+        ({"delta": float("nan")}, "delta must be a finite number, got nan"),
+        ({"ci_high": np.float64("inf")}, "ci_high must be a finite number, got inf"),
+        ({"page": "  "}, "page must be a non-empty string, got '  '"),
+        ({"delta": -0.03}, "delta must lie in its interval [ci_low, ci_high] = [-0.02, -0.004], got -0.03"),
+        ({"confidence": 95}, "confidence must be a finite number in (0, 1), got 95"),
         ({"p_value": 1.5}, "p_value must be a finite number in [0, 1]"),
         ({"ci_low": 0.1}, "ci_low must be <= ci_high"),
         ({"extra": object()}, "not JSON data"),
         (dict(delta=-1.2, ci_low=-2.0, ci_high=-0.4), "'test error' is a fraction"),
-        (dict(metric="validation ECE", ci_low=-1.5), "percentage points. divide by 100"),
+        (dict(metric="validation ECE", ci_low=-1.5), "percentage points? divide by 100"),
     ],
 )
 def test_bad_records_are_refused_before_anything_is_glued(glued, change, message):
-    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(ValueError, match=re.escape(message)):
         ru.publish_comparisons([RECORD, {**RECORD, **change}])
     assert glued == []
 
@@ -79,10 +84,24 @@ def test_a_missing_field_is_named(glued):
     record = {k: v for k, v in RECORD.items() if k not in ("ci_low", "method")}
     with pytest.raises(ValueError, match="lacks ci_low, method"):
         ru.publish_comparisons([record])
-    with pytest.raises(ValueError, match="records must be a list"):
+    with pytest.raises(ValueError, match="^records must be a list of comparison records, got dict$"):
         ru.publish_comparisons(RECORD)
+    with pytest.raises(ValueError, match="^records must be a list of comparison records, got str$"):
+        ru.publish_comparisons("dropout")
     with pytest.raises(ValueError, match="key must be a name"):
         ru.publish_comparisons([RECORD], key="a/b")
+
+
+@pytest.mark.parametrize(
+    "name, display, message",
+    [(3, False, "^name must be a non-empty string, got 3$"),
+     ("", False, "^name must be a non-empty string, got ''$"),
+     ("x", "no", "^display must be True or False, got 'no'$")],
+)
+def test_glue_checks_its_arguments(glued, name, display, message):
+    with pytest.raises(ValueError, match=message):
+        publish.glue(name, 1, display=display)
+    assert glued == []
 
 
 def test_a_method_without_a_p_value_publishes_null(glued):

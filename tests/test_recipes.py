@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -61,8 +62,26 @@ def test_label_noise_refuses_bad_fractions(fraction):
 def test_indices_finds_labels_and_names_the_alternatives():
     result = SimpleNamespace(configs=[{"label": "a"}, {"label": "b"}, {"label": "a"}])
     assert recipes.indices(result, "a") == [0, 2]
-    with pytest.raises(KeyError, match="no configuration labelled 'c'; labels: a, b"):
+    with pytest.raises(ValueError, match="^label must be one of 'a', 'b', got 'c'$"):
         recipes.indices(result, "c")
+    with pytest.raises(ValueError, match=r"^result must be a sweep result \(with a list of configs\), got int$"):
+        recipes.indices(3, "a")
+
+
+def test_full_data_model_names_a_missing_seed_or_label():
+    picked = []
+    result = SimpleNamespace(configs=[{"label": "a", "seed": 0}, {"label": "b", "seed": 0}, {"label": "a", "seed": 1}],
+                             model=lambda i, early_stopped=False: picked.append((i, early_stopped)))
+    recipes.full_data_model(result, "a", 1, early_stopped=True)
+    assert picked == [(2, True)]
+    with pytest.raises(ValueError, match="^seed must be one of 0, 1, got 7$"):
+        recipes.full_data_model(result, "a", 7)
+    with pytest.raises(ValueError, match="^seed must be one of 0, 1, got '1'$"):
+        recipes.full_data_model(result, "a", "1")
+    with pytest.raises(ValueError, match="^label must be one of 'a', 'b', got 'c'$"):
+        recipes.full_data_model(result, "c", 0)
+    with pytest.raises(ValueError, match="^early_stopped must be True or False, got 'yes'$"):
+        recipes.full_data_model(result, "a", 0, early_stopped="yes")
 
 
 def test_full_data_scores_are_each_seeds_network_evaluated():
@@ -103,8 +122,15 @@ def test_regime_configs_cover_every_candidate_with_every_seed():
     by_technique = [recipes.regime_configs(t) for t in ("unregularized", *recipes.REGIME["candidates"])]
     assert sum(len(g) for g in by_technique) == len(configs)
     assert {c["label"] for c in recipes.regime_configs("unregularized")} == {"none"}
-    with pytest.raises(ValueError, match="^technique must be one of 'unregularized', 'dropout', 'weight decay', got 'lasso'"):
-        recipes.regime_configs("lasso")
+    for technique in ("lasso", ["dropout"], 3):
+        with pytest.raises(ValueError, match=rf"^technique must be one of 'unregularized', 'dropout', 'weight decay' or None, got {re.escape(repr(technique))}$"):
+            recipes.regime_configs(technique)
+
+
+def test_run_regime_names_an_unknown_technique_before_touching_the_data():
+    # tiny_data has 10 validation rows, fewer than the regime's: the technique is refused first
+    with pytest.raises(ValueError, match="^technique must be one of 'unregularized', 'dropout', 'weight decay' or None, got 'lasso'$"):
+        recipes.run_regime(tiny_data(), 20, "lasso")
 
 
 def test_subset_data_sizes():

@@ -127,7 +127,9 @@ def test_paired_comparison_rejects_bad_values(a, b, message):
         ("metric", 3, r"^metric must be a non-empty string, got 3$"),
         ("a_label", "  ", r"^a_label must be a non-empty string, got '  '$"),
         ("b_label", ["x"], r"^b_label must be a non-empty string, got \['x'\]$"),
-        ("pairs", "", r"^pairs must name what the pairs are, such as 'seeds', got ''$"),
+        ("pairs", "", r"^pairs must be a non-empty string, got ''$"),
+        ("pairs", "  ", r"^pairs must be a non-empty string, got '  '$"),
+        ("pairs", 3, r"^pairs must be a non-empty string, got 3$"),
     ],
 )
 def test_paired_comparison_rejects_bad_arguments(name, value, message):
@@ -276,23 +278,43 @@ def test_family_sentence_names_what_stays_and_what_drops():
     assert stats.family_sentence(small) == (
         "Read together as one family of 2 comparisons, with Holm's adjustment, x and y stay "
         "decided.")
-    assert stats.family_sentence([("z", record_with(0.2, -1.0))], confidence=0.99).endswith(
-        "none stays decided; z does not.")
-    with pytest.raises(ValueError, match=r"^names\[0\] must be a non-empty string, got ''$"):
-        stats.family_sentence([("", record_with(0.001, -1.0))])
+    assert stats.family_sentence([("z", record_with(0.2, -1.0))], confidence=0.99) == (
+        "Read together as one family of 1 comparison, with Holm's adjustment, none stays "
+        "decided; z does not.")
 
 
-def test_family_decisions_rejects_bad_input():
-    with pytest.raises(ValueError, match="^records must hold at least one comparison record, got none$"):
-        stats.family_decisions([])
-    with pytest.raises(ValueError, match="^record must be a comparison record"):
-        stats.family_decisions([{"delta": 1.0}])
+GOOD = record_with(0.01, -1.0)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: stats.family_sentence([]), r"^named_records must hold at least one \(name, record\) pair, got none$"),
+        (lambda: stats.family_sentence(None), r"^named_records must be a list of \(name, record\) pairs, got NoneType$"),
+        (lambda: stats.family_sentence({"a": GOOD}), r"^named_records must be a list of \(name, record\) pairs, got dict$"),
+        (lambda: stats.family_sentence([GOOD]), r"^named_records\[0\] must be a \(name, record\) pair, got \{'delta'"),
+        (lambda: stats.family_sentence([("a", GOOD, 3)]), r"^named_records\[0\] must be a \(name, record\) pair, got \('a'"),
+        (lambda: stats.family_sentence([("", GOOD)]), r"^named_records\[0\]\[0\] must be a non-empty string, got ''$"),
+        (lambda: stats.family_sentence([(1, GOOD)]), r"^named_records\[0\]\[0\] must be a non-empty string, got 1$"),
+        (lambda: stats.family_sentence([("a", 0.01)]), r"^named_records\[0\]\[1\] must be a comparison record \(a dict\), got float$"),
+        (lambda: stats.family_decisions([]), "^records must hold at least one comparison record, got none$"),
+        (lambda: stats.family_decisions(None), "^records must be a list of comparison records, got NoneType$"),
+        (lambda: stats.family_decisions(GOOD), "^records must be a list of comparison records, got dict$"),
+        (lambda: stats.family_decisions([{"delta": 1.0}]), r"^records\[0\] must be a comparison record, got one missing ci_low, ci_high, p_value$"),
+        (lambda: stats.family_decisions([GOOD, record_with(1.5, -1.0)]), r"^records\[1\]\['p_value'\] must be a finite number in \[0, 1\], got 1.5$"),
+    ],
+)  # fmt: skip
+def test_families_reject_bad_input(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
 
 
 @pytest.mark.parametrize(
     "values, message",
     [
-        ([], r"^p_values must have at least 1 values, got 0$"),
+        ([], r"^p_values must have at least 1 value, got 0$"),
+        ([-0.1, 0.5], r"^p_values must lie in \[0, 1\], got -0.1 at index 0$"),
+        ([True, False], r"^p_values must be a 1-D array of numbers, got .* dtype bool$"),
         ([0.1, 1.5], r"^p_values must lie in \[0, 1\], got 1.5 at index 1$"),
         ([0.1, float("nan")], r"^p_values must contain only finite numbers, got nan at index 1$"),
         ([[0.1]], r"^p_values must be a 1-D array of numbers, got an array of shape \(1, 1\)"),
@@ -534,6 +556,8 @@ def test_comparison_table_of_nothing_is_empty_with_the_columns():
     "records, message",
     [
         ({"page": "x"}, r"^records must be a list of comparison records, got dict$"),
+        (None, r"^records must be a list of comparison records, got NoneType$"),
+        ("records", r"^records must be a list of comparison records, got str$"),
         ([{"page": "x"}], r"^records\[0\] must be a comparison record \(a dict with keys page, .*\), got one missing data, metric, a, b,"),
         (["not a record"], r"^records\[0\] must be a comparison record .*, got str$"),
     ],
@@ -658,7 +682,13 @@ def test_name_list_is_an_english_list():
         (lambda: stats.describe(_rec(0.5, 0, 1), scale=0), r"^scale must be a finite number > 0, got 0$"),
         (lambda: stats.describe(_rec(0.5, 0, 1), fmt="d"), r"^fmt must be a format spec such as '.2f', got 'd'$"),
         (lambda: stats.describe(_rec(0.5, 0, 1), fmt=2), r"^fmt must be a format spec such as '.2f', got 2$"),
-        (lambda: stats.describe(_rec(0.5, 0, 1), unit=3), r"^unit must be a string such as 'percentage points', got 3$"),
+        (lambda: stats.decision(_rec(0.5, 0, 1, p=2.0)), r"^record\['p_value'\] must be a finite number in \[0, 1\], got 2.0$"),
+        (lambda: stats.decision(_rec(0.5, 0, 1, p=-0.1)), r"^record\['p_value'\] must be a finite number in \[0, 1\], got -0.1$"),
+        (lambda: stats.describe(_rec(0.5, 0, 1), unit=3), r"^unit must be a string, got 3$"),
+        (lambda: stats.describe(_rec(0.5, 0, 1), fmt=b".2f"), r"^fmt must be a format spec such as '.2f', got b'.2f'$"),
+        (lambda: stats.name_list(["a"], style=None), r"^style must be a string, got None$"),
+        (lambda: stats.name_list([], empty=0), r"^empty must be a string, got 0$"),
+        (lambda: stats.metric_unit("  "), r"^metric must be a non-empty string, got '  '$"),
         (lambda: stats.describe(dict(_rec(0.5, 0, 1), metric=5)), r"^metric must be a non-empty string, got 5$"),
         (lambda: stats.name_list("ab"), r"^names must be a list of strings, got str$"),
         (lambda: stats.name_list(["a", ""]), r"^names\[1\] must be a non-empty string, got ''$"),
@@ -667,6 +697,13 @@ def test_name_list_is_an_english_list():
 def test_records_in_words_reject_bad_input(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_records_of_numpy_numbers_are_read():
+    # a record built from numpy results (float32 included) reads like one of Python floats
+    record = {k: np.float32(v) for k, v in _rec(-0.2, -0.3, -0.1, p=0.01).items()}
+    assert stats.decision(record) == "lower"
+    assert stats.family_decisions(iter([record, _rec(0.2, 0.1, 0.3, p=0.01)])) == ["lower", "higher"]
 
 
 def test_verdict_is_the_decision_in_a_pages_words():

@@ -2,6 +2,7 @@
 
 import json
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -21,8 +22,14 @@ def data():
     return synthetic_mnist()
 
 
-def reference_fit(model, data, *, epochs, batch_size, make_opt, seed=0, penalty=0.0, lr=None, schedule=None):
-    """Plain loop written from fit's documented contract: randperm batches, mean CE (+ λ/2‖w‖²)."""
+def reference_fit(model, data, *, epochs, batch_size, make_opt, seed=0, penalty=0.0, penalized=None, lr=None,
+                  schedule=None, record=None):
+    """Plain loop written from fit's documented contract: randperm batches, mean CE (+ λ/2‖w‖²).
+
+    ``penalized(name)`` picks the parameters the penalty covers (default: all). ``record``, a
+    list, receives per epoch the training loss and accuracy History documents: the running
+    mean over the epoch's rows of each batch's pre-step loss and of its correct predictions.
+    """
     gen = torch.Generator().manual_seed(seed)
     opt = make_opt(model.parameters())
     n = len(data.y_train)
@@ -30,18 +37,25 @@ def reference_fit(model, data, *, epochs, batch_size, make_opt, seed=0, penalty=
     step = 0
     for _ in range(epochs):
         perm = torch.randperm(n, generator=gen)
+        loss_sum, correct = 0.0, 0
         for start in range(0, n, batch_size):
             idx = perm[start : start + batch_size]
             if schedule == "cosine":
                 for group in opt.param_groups:
                     group["lr"] = lr * (1 + math.cos(math.pi * step / total)) / 2
-            loss = F.cross_entropy(model(data.X_train[idx]), data.y_train[idx])
+            logits = model(data.X_train[idx])
+            loss = F.cross_entropy(logits, data.y_train[idx])
+            loss_sum += loss.item() * len(idx)
+            correct += int((logits.argmax(1) == data.y_train[idx]).sum())
             if penalty:
-                loss = loss + penalty / 2 * sum((p**2).sum() for p in model.parameters())
+                named = [p for name, p in model.named_parameters() if penalized is None or penalized(name)]
+                loss = loss + penalty / 2 * sum((p**2).sum() for p in named)
             opt.zero_grad()
             loss.backward()
             opt.step()
             step += 1
+        if record is not None:
+            record.append((loss_sum / n, correct / n))
     return model
 
 
@@ -55,12 +69,44 @@ def assert_same_weights(a, b, atol=1e-5):
 @pytest.mark.parametrize("schedule", [None, "cosine"])
 def test_sgd_batches_follow_the_documented_randperm(data, schedule):
     ours = MLP(hidden=HIDDEN, seed=0)
-    ru.fit(ours, data, epochs=2, lr=0.05, batch_size=60, optimizer="sgd", seed=4, lr_schedule=schedule, progress=False)
+    h = ru.fit(ours, data, epochs=2, lr=0.05, batch_size=60, optimizer="sgd", seed=4, lr_schedule=schedule, progress=False)
+    record = []
     ref = reference_fit(
         MLP(hidden=HIDDEN, seed=0), data, epochs=2, batch_size=60, seed=4, lr=0.05, schedule=schedule,
-        make_opt=lambda ps: torch.optim.SGD(ps, lr=0.05),
+        make_opt=lambda ps: torch.optim.SGD(ps, lr=0.05), record=record,
     )
     assert_same_weights(ours, ref)
+    # the training numbers are the running means over rows (512 rows, batches of 60: the
+    # last batch has 32 rows, so a mean over batches would differ)
+    assert h.train_loss == pytest.approx([loss for loss, _ in record], rel=1e-5)
+    assert h.train_acc == pytest.approx([acc for _, acc in record], abs=1 / 512)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
+def test_default_weight_decay_leaves_the_biases_alone(data, optimizer):
+    """decay_biases=False (the default) decays the weight matrices only."""
+    lam = 0.05 if optimizer == "sgd" else 0.5
+    lr = 0.05 if optimizer == "sgd" else 1e-3
+    ours = MLP(hidden=HIDDEN, seed=1)
+    ru.fit(ours, data, epochs=2, lr=lr, batch_size=64, optimizer=optimizer, weight_decay=lam, progress=False)
+    ref_model = MLP(hidden=HIDDEN, seed=1)
+    weights = [p for name, p in ref_model.named_parameters() if name.endswith(".weight")]
+    biases = [p for name, p in ref_model.named_parameters() if name.endswith(".bias")]
+    if optimizer == "sgd":  # the penalty λ/2 Σ‖W‖² over the weight matrices, written out
+        ref = reference_fit(ref_model, data, epochs=2, batch_size=64, penalty=lam,
+                            penalized=lambda name: name.endswith(".weight"),
+                            make_opt=lambda ps: torch.optim.SGD(ps, lr=lr))
+    else:
+        groups = [{"params": weights}, {"params": biases, "weight_decay": 0.0}]
+        ref = reference_fit(ref_model, data, epochs=2, batch_size=64,
+                            make_opt=lambda ps: torch.optim.AdamW(groups, lr=lr, weight_decay=lam))
+    assert_same_weights(ours, ref)
+    # and the biases would have come out elsewhere had they decayed
+    everything = MLP(hidden=HIDDEN, seed=1)
+    ru.fit(everything, data, epochs=2, lr=lr, batch_size=64, optimizer=optimizer, weight_decay=lam, decay_biases=True,
+           progress=False)
+    moved = [(a - b).abs().max().item() for a, b in zip(everything.state_dict().values(), ours.state_dict().values())]
+    assert max(moved) > 1e-4  # 6e-3 (SGD) and 1e-3 (AdamW) here
 
 
 def test_sgd_weight_decay_is_the_l2_penalty(data):
@@ -206,18 +252,23 @@ def test_divergence_raises_naming_epoch_and_config(data):
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"epochs": 0}, "^epochs must be an integer >= 1"),
-        ({"epochs": 2.5}, "^epochs must"),
-        ({"batch_size": 0}, "^batch_size must be an integer >= 1"),
-        ({"patience": 0}, "^patience must be an integer >= 1"),
-        ({"lr": 0.0}, r"^lr must be a finite number > 0"),
-        ({"lr": -1e-3}, "^lr must"),
-        ({"lr": math.nan}, "^lr must"),
-        ({"weight_decay": -1e-4}, "^weight_decay must be a finite number >= 0"),
-        ({"min_delta": -0.1}, "^min_delta must"),
-        ({"optimizer": "rmsprop"}, "^optimizer must be one of 'adam', 'adamw', 'sgd', got 'rmsprop'"),
-        ({"lr_schedule": "step"}, "^lr_schedule must"),
-        ({"seed": 1.5}, "^seed must be an integer"),
+        ({"epochs": 0}, "^epochs must be an integer >= 1, got 0$"),
+        ({"epochs": 2.5}, r"^epochs must be an integer >= 1, got 2\.5$"),
+        ({"batch_size": 0}, "^batch_size must be an integer >= 1, got 0$"),
+        ({"patience": 0}, "^patience must be an integer >= 1 or None, got 0$"),
+        ({"lr": 0.0}, r"^lr must be a finite number > 0, got 0\.0$"),
+        ({"lr": -1e-3}, r"^lr must be a finite number > 0, got -0\.001$"),
+        ({"lr": math.nan}, "^lr must be a finite number > 0, got nan$"),
+        ({"weight_decay": -1e-4}, r"^weight_decay must be a finite number >= 0, got -0\.0001$"),
+        ({"min_delta": -0.1}, r"^min_delta must be a finite number >= 0, got -0\.1$"),
+        ({"optimizer": "rmsprop"}, "^optimizer must be one of 'adam', 'adamw', 'sgd', got 'rmsprop'$"),
+        ({"lr_schedule": "step"}, "^lr_schedule must be one of None, 'cosine', got 'step'$"),
+        ({"seed": 1.5}, r"^seed must be an integer, got 1\.5$"),
+        ({"decoupled": 1}, "^decoupled must be True or False, got 1$"),
+        ({"decay_biases": "no"}, "^decay_biases must be True or False, got 'no'$"),
+        ({"restore_best": None}, "^restore_best must be True or False, got None$"),
+        ({"progress": "yes"}, "^progress must be True or False, got 'yes'$"),
+        ({"precision": "fp16"}, "^precision must be one of 'auto', 'fp32', 'bf16', got 'fp16'$"),
     ],
 )
 def test_bad_arguments_raise_naming_the_parameter(data, kwargs, match):
@@ -226,9 +277,41 @@ def test_bad_arguments_raise_naming_the_parameter(data, kwargs, match):
         ru.fit(MLP(hidden=HIDDEN), data, **args)
 
 
-def test_bad_data_raises(data):
-    with pytest.raises(ValueError, match="X_train"):
+def _bad_data(data, **changes):
+    return replace(data, **{k: f(getattr(data, k)) for k, f in changes.items()})
+
+
+def _nan_at_row_5(X):
+    X = X.clone()
+    X[5, 3] = math.nan
+    return X
+
+
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        ({"X_train": lambda X: X[:0], "y_train": lambda y: y[:0]}, "^data.y_train is empty$"),
+        ({"X_train": lambda X: X[:10]},
+         r"^data.X_train must be \[rows, features\] with one row per label; got shape \(10, 784\) for 512 labels$"),
+        ({"X_val": lambda X: X.view(-1, 28, 28)}, r"^data.X_val must be \[rows, features\] .*got shape \(256, 28, 28\)"),
+        ({"X_val": lambda X: X[:, :100]}, "^data.X_val has 100 features per row but the model expects input_dim=784$"),
+        ({"X_train": _nan_at_row_5}, r"^data.X_train holds NaN or infinite values \(first bad row: 5\)$"),
+        ({"y_val": lambda y: y.float()}, "^data.y_val must hold integer class labels, got dtype torch.float32$"),
+        ({"y_train": lambda y: y + 5},
+         r"^data.y_train holds labels in \[5, 14\] but the model has out_dim=10 outputs \(labels must be in \[0, 10\)\)$"),
+        ({"y_val": lambda y: y - 1}, r"^data.y_val holds labels in \[-1, 8\] but the model has out_dim=10 outputs"),
+    ],
+)
+def test_bad_data_raises_naming_the_tensor(data, changes, match):
+    with pytest.raises(ValueError, match=match):
+        ru.fit(MLP(hidden=HIDDEN), _bad_data(data, **changes), epochs=1, lr=1e-3, batch_size=64, progress=False)
+
+
+def test_not_data_or_not_a_model_raises(data):
+    with pytest.raises(ValueError, match="^data must be an MNISTData-like object with tensors X_train and y_train$"):
         ru.fit(MLP(hidden=HIDDEN), object(), epochs=1, lr=1e-3, batch_size=64)
+    with pytest.raises(ValueError, match="^model must be a torch.nn.Module, got str$"):
+        ru.fit("mlp", data, epochs=1, lr=1e-3, batch_size=64)
 
 
 # -- schedule and progress ----------------------------------------------------------------------
@@ -239,6 +322,9 @@ def test_cosine_factor_closed_form():
     assert lr_factor("cosine", 0, 10) == 1.0
     assert lr_factor("cosine", 5, 10) == pytest.approx(0.5)
     assert lr_factor("cosine", 10, 10) == pytest.approx(0.0, abs=1e-15)
+    # off the end points and the middle a linear decay would give 0.8 and 0.2
+    assert lr_factor("cosine", 2, 10) == pytest.approx((1 + math.cos(math.pi / 5)) / 2, rel=1e-12)  # 0.9045
+    assert lr_factor("cosine", 8, 10) == pytest.approx((1 - math.cos(math.pi / 5)) / 2, rel=1e-12)  # 0.0955
 
 
 def test_progress_env_variable(monkeypatch):

@@ -1,5 +1,7 @@
 """regutils.widgets: frames rendered, one Image per value, jslinks wired for a kernel-free page."""
 
+import io
+
 import ipywidgets as w
 from ipywidgets.widgets.widget_link import Link
 import matplotlib
@@ -18,6 +20,14 @@ def _render(value, outer=None):
     return fig
 
 
+def _savefig_png(fig, dpi) -> bytes:
+    """The PNG matplotlib itself writes for ``fig`` (the answer key for a frame)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    return buf.getvalue()
+
+
 def _png_size(png: bytes) -> tuple[int, int]:
     # IHDR is the first chunk: width and height are big-endian uint32 at bytes 16..24
     return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
@@ -29,8 +39,12 @@ def test_figure_to_png_closes_and_scales():
     assert png.startswith(PNG_SIGNATURE)
     assert _png_size(png) == (100, 75)  # 2 x 1.5 inches at 50 dpi
     assert not plt.fignum_exists(fig.number)
-    with pytest.raises(TypeError, match="expected a matplotlib Figure, got str"):
+    with pytest.raises(TypeError, match="^expected a matplotlib Figure, got str$"):
         figure_to_png("not a figure")
+    fig = _render(1.0)
+    with pytest.raises(ValueError, match="^dpi must be > 0, got -5$"):
+        figure_to_png(fig, dpi=-5)
+    plt.close(fig)
 
 
 def test_one_slider():
@@ -49,6 +63,8 @@ def test_one_slider():
         assert png.startswith(PNG_SIGNATURE)
         assert _png_size(png) == (80, 60)
     assert len({bytes(image.value) for image in stack.children}) == 3  # the frames differ
+    # ... and frame k is values[k]'s figure, the one the slider's k-th label names
+    assert [bytes(image.value) for image in stack.children] == [_savefig_png(_render(v), 40) for v in values]
     (link,) = box.frame_links
     assert isinstance(link, Link)
     assert link.source == (slider, "index") and link.target == (stack, "selected_index")
@@ -77,6 +93,10 @@ def test_two_sliders_nest_stacks():
     assert inner_links == {id(inner) for inner in stack.children}
     assert all(link.target[1] == "selected_index" for link in links)
     assert any(link.source == (outer_slider, "index") and link.target == (stack, "selected_index") for link in links)
+    # inner Stack j holds outer[j]'s frames, frame i of it values[i]'s
+    for j, o in enumerate(outer):
+        frames = [bytes(img.value) for img in stack.children[j].children]
+        assert frames == [_savefig_png(_render(v, o), 30) for v in values], o
 
 
 def test_widget_state_embeds_the_links():
@@ -90,16 +110,20 @@ def test_widget_state_embeds_the_links():
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        (dict(render="nope", values=[1.0]), TypeError, "render must be callable"),
-        (dict(values=[]), ValueError, "values is empty"),
-        (dict(values=[1.0, 1.0001]), ValueError, "two values share the slider label '1'"),
-        (dict(values=[1.0], description=""), ValueError, "description must be a non-empty string"),
-        (dict(values=[1.0, 2.0, 3.0], max_frames=2), ValueError, "3 frames requested .* max_frames=2"),
-        (dict(values=[1.0], outer_values=[1, 2, 3], max_frames=2), ValueError, "3 frames requested"),
-        (dict(values=[1.0], outer_values=[]), ValueError, "outer_values is empty"),
-        (dict(values=[1.0], outer_description="l1_ratio"), ValueError, "outer_description was given without outer_values"),
-        (dict(values=[1.0], dpi=0), ValueError, "dpi must be > 0"),
-        (dict(values=[1.0], max_frames=0), ValueError, "max_frames must be a positive integer"),
+        (dict(render="nope", values=[1.0]), TypeError, r"^render must be callable \(value -> Figure\), got str$"),
+        (dict(values=[]), ValueError, "^values is empty: need at least one value$"),
+        (dict(values=[1.0, 1.0001]), ValueError,
+         r"^values: two values share the slider label '1'; pass a finer `label` formatter \(value 1.0001\)$"),
+        (dict(values=[1.0], outer_values=[0.5, 0.50001]), ValueError, "^outer_values: two values share the slider label '0.5'"),
+        (dict(values=[1.0], description=""), ValueError, r"^description must be a non-empty string \(the slider's label\)$"),
+        (dict(values=[1.0, 2.0, 3.0], max_frames=2), ValueError,
+         r"^3 frames requested \(3 values x 1 outer values\) but max_frames=2; every frame is embedded"),
+        (dict(values=[1.0], outer_values=[1, 2, 3], max_frames=2), ValueError,
+         r"^3 frames requested \(1 values x 3 outer values\)"),
+        (dict(values=[1.0], outer_values=[]), ValueError, "^outer_values is empty: need at least one value$"),
+        (dict(values=[1.0], outer_description="l1_ratio"), ValueError, "^outer_description was given without outer_values$"),
+        (dict(values=[1.0], dpi=0), ValueError, "^dpi must be > 0, got 0$"),
+        (dict(values=[1.0], max_frames=0), ValueError, "^max_frames must be a positive integer, got 0$"),
     ],
 )
 def test_bad_input(kwargs, error, message):
@@ -109,5 +133,5 @@ def test_bad_input(kwargs, error, message):
 
 
 def test_render_must_return_a_figure():
-    with pytest.raises(TypeError, match="expected a matplotlib Figure, got int"):
+    with pytest.raises(TypeError, match="^expected a matplotlib Figure, got int$"):
         frame_slider(lambda v: 3, [1.0], description="alpha")

@@ -5,16 +5,20 @@ markdown (CommonMark with HTML and ``$`` math). :func:`translate` turns a markdo
 into that: glued values filled in, roles into text and links, directives into HTML or
 markdown. Everything a cell needs from the rest of the book (glue data, titles, labels, figure
 numbers, the bibliography) comes in one :class:`Context`, which the build fills from the Sphinx
-environment (tools/reader_notebooks.py) and a test can fill by hand.
+environment (tools/site_assets.py; the parts' captions come from ``_toc.yml``) and a test can
+fill by hand.
 
 Roles: ``{glue}``/``{glue:text}``/``{glue:md}``/``{glue:math}`` (myst-nb's formatting rules: the
-format spec after the last ``:``), ``{cite}``/``{cite:p}``/``{cite:t}`` (author–year),
-``{doc}`` (the sibling notebook), ``{ref}``, ``{numref}`` ("Figure N"), ``{eq}``, ``{math}``,
+format spec after the last ``:``; glued text is escaped so that markdown shows it verbatim, as
+the site does), ``{cite}``/``{cite:p}``/``{cite:t}`` (author–year), ``{doc}`` (the sibling
+notebook), ``{ref}``, ``{numref}`` ("Figure N"), ``{eq}`` ("(N)", linked), ``{math}``,
 ``{py:*}`` (code, linked to the API page), ``{term}``, ``{abbr}``, ``{sub}``, ``{sup}``;
 any other role keeps its text. Directives: dropdowns, admonitions, ``{literalinclude}`` (with
 ``:pyobject:``), ``{bibliography}``, ``{tableofcontents}``, ``{figure}``/``{image}``,
 ``{math}``, ``{code-block}``, ``{glue:*}``, ``{margin}``/``{sidebar}``; any other directive
-keeps its body. Label targets ``(name)=`` become HTML anchors; ``%`` comments are dropped.
+keeps its body. Label targets ``(name)=`` become HTML anchors; a labelled equation
+(``{math}`` with ``:label:``, or ``$$ … $$ (name)``) gets an anchor and its number as a
+``\tag``; ``%`` comments are dropped.
 """
 
 from __future__ import annotations
@@ -28,11 +32,28 @@ from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 
-ADMONITIONS = {
-    "note", "warning", "tip", "hint", "important", "caution", "attention", "danger", "error",
-    "seealso", "admonition", "margin", "sidebar", "exercise", "solution",
+# the admonitions that take no argument, and the title each shows
+UNTITLED = {
+    "note": "Note", "warning": "Warning", "tip": "Tip", "hint": "Hint", "important": "Important",
+    "caution": "Caution", "attention": "Attention", "danger": "Danger", "error": "Error",
+    "seealso": "See also",
 }  # fmt: skip
+ADMONITIONS = {*UNTITLED, "admonition", "margin", "sidebar", "exercise", "solution"}
 DROPDOWNS = {"dropdown", "toggle"}
+
+
+def toc_parts(toc: Path = ROOT / "_toc.yml") -> dict:
+    """docname -> the caption of its part in the book's table of contents (``parts:``)."""
+    import yaml
+
+    data = yaml.safe_load(toc.read_text()) if toc.is_file() else None
+    return {
+        chapter["file"]: part["caption"]
+        for part in (data or {}).get("parts", [])
+        if part.get("caption")
+        for chapter in part.get("chapters", [])
+        if "file" in chapter
+    }
 
 
 @dataclass
@@ -43,6 +64,7 @@ class Context:
     glue: dict = field(default_factory=dict)  # name -> glued output (mime bundle)
     glue_of: Callable[[str], dict] = lambda docname: {}  # another page's glue data
     titles: dict = field(default_factory=dict)  # docname -> title
+    parts: dict = field(default_factory=toc_parts)  # docname -> its part's caption
     notebooks: set = field(default_factory=set)  # docnames that have a reader notebook
     labels: dict = field(default_factory=dict)  # label -> (docname, anchor, title)
     fignumbers: dict = field(default_factory=dict)  # label -> "1.2"
@@ -88,11 +110,22 @@ def glue_data(ctx: Context, key: str) -> dict:
     return glue[key].get("data", glue[key])
 
 
+# what turns plain text into markdown: escapes, code, emphasis, strikethrough, math, HTML,
+# table cells (brackets make a link only with a target, which glued text does not have); a
+# "_" between two letters or digits (weight_decay) emphasizes nothing in CommonMark
+_MARKDOWN_CHARS = re.compile(r"[\\`*~$<|]|(?<![^\W_])_|_(?![^\W_])")
+
+
+def plain_text(text: str) -> str:
+    """``text`` escaped so that markdown shows it as it is, as the site shows ``{glue:text}``."""
+    return _MARKDOWN_CHARS.sub(lambda m: "\\" + m.group(0), text)
+
+
 def glue_text(ctx: Context, content: str, kind: str) -> str:
     """The markdown a glue role becomes: ``kind`` is text, md, math or any (myst-nb's rules)."""
     if kind == "text":  # `key:format_spec`, the spec after the last colon
         key, fmt = content.rsplit(":", 1) if ":" in content.replace("::", "") else (content, "s")
-        return _format_plain(glue_data(ctx, key)["text/plain"], fmt)
+        return plain_text(_format_plain(glue_data(ctx, key)["text/plain"], fmt))
     key = content.rsplit(":", 1)[0] if kind == "md" and ":" in content.replace("::", "") else content
     data = glue_data(ctx, key)
     if kind == "math" or (kind == "any" and "text/latex" in data and "text/markdown" not in data):
@@ -101,7 +134,7 @@ def glue_text(ctx: Context, content: str, kind: str) -> str:
         return data["text/markdown"].strip()
     if kind == "md":
         raise KeyError(f"{ctx.docname}: {key!r} has no text/markdown")
-    return _format_plain(data["text/plain"], "")
+    return plain_text(_format_plain(data["text/plain"], ""))
 
 
 # --------------------------------------------------------------------------- citations
@@ -115,6 +148,9 @@ def read_bibliography(bibfiles) -> dict:
     """
     from pybtex.database import parse_file
     from pybtex.plugin import find_plugin
+    from pybtex.richtext import Text
+    from pybtex.style.names import name_part
+    from pybtex.style.template import join
 
     style = find_plugin("pybtex.style.formatting", "plain")()
     backend = find_plugin("pybtex.backends", "markdown")()
@@ -124,12 +160,21 @@ def read_bibliography(bibfiles) -> dict:
         for entry in style.format_entries(data.entries.values()):
             source = data.entries[entry.key]
             people = source.persons.get("author") or source.persons.get("editor") or []
-            names = [" ".join(p.last_names) for p in people]
+            # "von" and last names, LaTeX decoded (B{\"u}hlmann is Bühlmann), as the site's
+            # author–year style writes them
+            names = [
+                join[name_part(tie=True)[p.rich_prelast_names], name_part[p.rich_last_names]]
+                .format()
+                .render_as("text")
+                for p in people
+            ]
+            title = Text.from_latex(source.fields.get("title", entry.key)).render_as("text")
             who = names[0] if len(names) == 1 else " and ".join(names) if len(names) == 2 else (
-                f"{names[0]} et al." if names else source.fields.get("title", entry.key)
+                f"{names[0]} et al." if names else title
             )
-            text = " ".join(entry.text.render(backend).replace("\\", "").split("\n"))
-            out[entry.key] = (f"{who}, {source.fields.get('year', 'n.d.')}", text)
+            # the markdown backend escapes every "." "-" "(" ")"; only those escapes go
+            text = re.sub(r"\\([.()-])", r"\1", entry.text.render(backend))
+            out[entry.key] = (f"{who}, {source.fields.get('year', 'n.d.')}", " ".join(text.split("\n")))
     return out
 
 
@@ -161,6 +206,18 @@ def references(ctx: Context) -> str:
     return "\n".join(f"- {ctx.bibliography[k][1]}" for k in keys)
 
 
+def place_references(markdown: str, listing: str) -> str:
+    """``markdown`` with the reference ``listing`` where its {bibliography} stood.
+
+    Unless a heading introduces it, the list gets a **References** line: on its own, a list
+    after another list in the same cell would continue it (CommonMark joins the two).
+    """
+    before = markdown.split(REFERENCES, 1)[0].rstrip()
+    if listing and not re.search(r"(?:^|\n)#{1,6}[ \t][^\n]*\Z", before):
+        listing = "**References**\n\n" + listing
+    return markdown.replace(REFERENCES, listing)
+
+
 # --------------------------------------------------------------------------- roles
 
 ROLE = re.compile(r"\{([A-Za-z][\w.+-]*(?::[\w.+-]*)*)\}`([^`]*)`")
@@ -172,17 +229,19 @@ def _split_target(content: str) -> tuple[str | None, str]:
     return (match.group(1), match.group(2)) if match else (None, content.strip())
 
 
-def doc_link(ctx: Context, target: str, text: str | None = None) -> str:
-    """A link to another chapter: its reader notebook beside this one, else its page on the site."""
+def doc_link(ctx: Context, target: str, text: str | None = None, anchor: str = "") -> str:
+    """A link to another chapter (at ``anchor``): its reader notebook beside this one, else its
+    page on the site."""
     target = target.removesuffix(".md").removesuffix(".ipynb")
     base = Path(ctx.docname).parent
     docname = target.lstrip("/") if target.startswith("/") else (base / target).as_posix()
     docname = re.sub(r"(^|/)[^/]+/\.\./", r"\1", docname)
     title = text or ctx.titles.get(docname, Path(docname).name.replace("_", " "))
+    fragment = f"#{anchor}" if anchor else ""
     if docname in ctx.notebooks:
         rel = Path(docname).relative_to(base) if docname.startswith(f"{base}/") else Path(docname)
-        return f"[{title}]({rel.as_posix()}.ipynb)"
-    return f"[{title}]({ctx.site_url}{docname}.html)"
+        return f"[{title}]({rel.as_posix()}.ipynb{fragment})"
+    return f"[{title}]({ctx.site_url}{docname}.html{fragment})"
 
 
 def ref_link(ctx: Context, label: str, text: str | None, numbered: bool) -> str:
@@ -195,7 +254,7 @@ def ref_link(ctx: Context, label: str, text: str | None, numbered: bool) -> str:
         title = text or title
     if docname == ctx.docname:
         return f"[{title}](#{anchor})"
-    return doc_link(ctx, "/" + docname, title).replace(".ipynb)", f".ipynb#{anchor})", 1)
+    return doc_link(ctx, "/" + docname, title, anchor)
 
 
 def python_ref(ctx: Context, kind: str, content: str) -> str:
@@ -221,8 +280,8 @@ def role(ctx: Context, name: str, content: str) -> str:
         return doc_link(ctx, target, text)
     if name in ("ref", "numref"):
         return ref_link(ctx, target, text, numbered=name == "numref")
-    if name == "eq":
-        return f"({ctx.fignumbers.get(target, target)})"
+    if name == "eq":  # "(N)", linked to the equation (display_math writes its anchor)
+        return ref_link(ctx, target, text or "(%s)", numbered=True)
     if name == "math":
         return f"${content}$"
     if domain == "py" or name in ("func", "class", "meth", "mod", "attr", "obj"):
@@ -322,12 +381,18 @@ def _indent(text: str, indent: str) -> str:
     return "\n".join(indent + line if line else line for line in text.split("\n"))
 
 
+# $$ … $$ (label): dollarmath's labelled equation
+_LABELLED_MATH = re.compile(r"^([ \t]*)\$\$((?:(?!\$\$).)*)\$\$[ \t]*\(([\w.:-]+)\)[ \t]*$", re.M | re.S)
+
+
 def _text(ctx: Context, text: str) -> str | None:
-    """Plain MyST text: targets become anchors, comments go, roles are translated."""
+    """Plain MyST text: targets become anchors, comments go, labelled equations are numbered,
+    roles are translated."""
     if not text:
         return None if text == "" else text
     text = re.sub(r"^[ \t]*\(([\w.:-]+)\)=[ \t]*$", r'<a id="\1"></a>', text, flags=re.M)
     text = re.sub(r"^%.*\n?", "", text, flags=re.M)
+    text = _LABELLED_MATH.sub(lambda m: _indent(display_math(ctx, m.group(2), m.group(3)), m.group(1)), text)
     return translate_roles(ctx, text)
 
 
@@ -338,6 +403,10 @@ def _blockquote(title: str, body: str) -> str:
 
 
 def _details(summary: str, body: str) -> str:
+    """A dropdown; its summary is HTML, where markdown is not read, so it is rendered here."""
+    from markdown_it import MarkdownIt
+
+    summary = MarkdownIt("commonmark").renderInline(summary)
     return f"<details>\n<summary>{summary}</summary>\n\n{body}\n\n</details>"
 
 
@@ -355,12 +424,9 @@ def figure(ctx: Context, d: Directive, image_md: str) -> str:
 def directive(ctx: Context, d: Directive) -> str:
     """The markdown a directive becomes (its body translated too)."""
     name = d.name
-    if name in DROPDOWNS or (name in ADMONITIONS and "dropdown" in d.options.get("class", "")):
-        title = d.arg or ("Show" if name in DROPDOWNS else name.capitalize())
-        return _details(translate_roles(ctx, title), translate(ctx, d.body))
-    if name in ADMONITIONS:
-        title = d.arg if name == "admonition" else name.capitalize() + (f": {d.arg}" if d.arg else "")
-        return _blockquote(translate_roles(ctx, title), translate(ctx, d.body))
+    if name in DROPDOWNS or name in ADMONITIONS:
+        label = d.options.get("name") or d.options.get("label")
+        return (f'<a id="{label}"></a>\n\n' if label else "") + box(ctx, d)
     if name == "literalinclude":
         return literalinclude(ctx, d)
     if name == "bibliography":
@@ -374,13 +440,42 @@ def directive(ctx: Context, d: Directive) -> str:
     if name in ("math", "glue:math"):
         label = d.options.get("label") or d.options.get("name")
         body = d.body if name == "math" else glue_data(ctx, d.arg)["text/latex"].strip().strip("$")
-        return (f'<a id="{label}"></a>\n\n' if label else "") + f"$$\n{body}\n$$"
+        return display_math(ctx, body, label)
     if name in ("code-block", "code", "sourcecode", "eval-rst"):
         language = "rst" if name == "eval-rst" else d.arg or ""
         return f"```{language}\n{d.body}\n```"
     if name in ("glue", "glue:", "glue:any", "glue:figure", "glue:md"):
         return glue_block(ctx, d)
     return translate(ctx, d.body)
+
+
+def box(ctx: Context, d: Directive) -> str:
+    """A dropdown (or an admonition of class dropdown) as ``<details>``, any other admonition
+    as a blockquote under its title."""
+    name, body = d.name, d.body
+    if name in UNTITLED:  # no argument: text after the name is the body's first line
+        title, body = UNTITLED[name], "\n".join(filter(None, [d.arg, d.body]))
+    elif name == "solution":  # sphinx-exercise: the argument is the exercise's label
+        title = "Solution"
+    elif name == "admonition" or (name in DROPDOWNS and d.arg):
+        title = d.arg
+    else:
+        title = "Show" if name in DROPDOWNS else name.capitalize() + (f": {d.arg}" if d.arg else "")
+    if name in DROPDOWNS or "dropdown" in d.options.get("class", ""):
+        return _details(translate_roles(ctx, title), translate(ctx, body))
+    return _blockquote(translate_roles(ctx, title), translate(ctx, body))
+
+
+# environments that number their own lines: a \tag around them is an error in MathJax
+_NUMBERING = re.compile(r"\\(?:tag|label)\b|\\begin\{(?:equation|align|gather|multline|flalign|alignat)\}")
+
+
+def display_math(ctx: Context, body: str, label: str | None) -> str:
+    """``$$body$$``; a labelled equation gets its anchor and, as on the site, its number."""
+    number = ctx.fignumbers.get(label) if label else None
+    if number and not _NUMBERING.search(body):
+        body = f"{body.rstrip()} \\tag{{{number}}}"
+    return (f'<a id="{label}"></a>\n\n' if label else "") + f"$$\n{body.strip(chr(10))}\n$$"
 
 
 def glue_block(ctx: Context, d: Directive) -> str:
@@ -396,9 +491,16 @@ def glue_block(ctx: Context, d: Directive) -> str:
 
 
 def table_of_contents(ctx: Context) -> str:
-    """The chapters after this page, as a list of links (``titles`` is in book order)."""
-    docs = [doc for doc in ctx.titles if doc != ctx.docname]
-    return "\n".join(f"- {doc_link(ctx, '/' + doc)}" for doc in docs)
+    """The other chapters as lists of links (``titles`` is in book order), one under each part's
+    caption, as the site shows them."""
+    blocks: list[list[str]] = []
+    for doc in (doc for doc in ctx.titles if doc != ctx.docname):
+        part = ctx.parts.get(doc)
+        if not blocks or part != blocks[-1][0]:
+            blocks.append([part])
+        blocks[-1].append(f"- {doc_link(ctx, '/' + doc)}")
+    captioned = [([f"**{part}**", ""] if part else []) + links for part, *links in blocks]
+    return "\n\n".join("\n".join(lines) for lines in captioned)
 
 
 def python_object_source(source: str, qualname: str) -> str:

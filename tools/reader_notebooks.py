@@ -15,12 +15,12 @@ into the notebook a reader gets:
 - hidden cells are hidden the notebook way: ``hide-input``/``remove-input`` hide the source
   (``metadata.jupyter.source_hidden``; in Colab, the form view of a ``# @title`` line),
   ``hide-output``/``remove-output`` the outputs; ``remove-cell`` cells are dropped, unless a
-  later cell uses a name they define (then they stay, hidden);
+  later cell reads a name they define before defining it itself (then they stay, hidden);
 - ``from myst_nb import glue`` becomes ``from regutils.publish import glue`` (the same output,
   without Sphinx), so Colab needs nothing but ``regutils``;
-- the first cell installs ``regutils`` in Colab, pinned to the commit the site was built from,
-  and enables Colab's custom widget manager where the chapter has a slider; a chapter that
-  trains a network asks Colab for a GPU.
+- the first cell installs ``regutils`` where it is missing (Colab, or the notebook downloaded
+  on its own), pinned to the commit the site was built from, and enables Colab's custom widget
+  manager where the chapter has a slider; a chapter that trains a network asks Colab for a GPU.
 
 The same file is written to ``_build/notebooks/<docname>.ipynb`` (pushed to the notebooks
 branch for Colab and Binder) and over ``_build/html/_sources/<docname>.ipynb`` (the download).
@@ -43,6 +43,12 @@ NETWORK_CALL = re.compile(r"\b(?:ru|regutils)\.(?:%s)\b" % "|".join(NETWORK_API)
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 MYST_NB_GLUE = re.compile(r"^(\s*)from myst_nb import glue\b", re.M)
 HIDDEN_TITLE = "# @title Code hidden on the site (double-click to show)"
+
+# Methods that change their object in place (list, dict, set); torch's in-place methods are
+# told by their trailing "_" (add_, requires_grad_).
+IN_PLACE = frozenset(
+    "append extend insert remove pop clear sort reverse update setdefault popitem add discard".split()
+)
 
 # Modules chapters import that neither Colab nor regutils' own dependencies provide, and the
 # distributions that do (none at present: myst-nb's glue is rewritten, see above).
@@ -71,26 +77,31 @@ def has_widgets(nb) -> bool:
 
 
 def install_cell_source(requirement: str, extras: Sequence[str] = (), widgets: bool = False) -> str:
-    """The first cell: in Colab, pip-install ``requirement`` and ``extras``; elsewhere nothing."""
+    """The first cell: pip-install ``requirement`` and ``extras`` where ``regutils`` is missing
+    (Colab, or the notebook downloaded on its own), and in Colab, where the chapter has a
+    slider, turn on Colab's widget manager; where ``regutils`` is installed (Binder, a clone
+    of the book) it installs nothing."""
     packages = [requirement, *extras]
     lines = [
-        "# Colab: install this book's `regutils` package, at the version the book was built with.",
-        "# Elsewhere (Binder, a local clone) it is installed already, and this cell does nothing.",
-        "try:",
-        "    import google.colab  # noqa: F401",
-        "except ImportError:",
-        "    pass",
-        "else:",
-        "    import subprocess",
-        "    import sys",
+        "# Installs this book's `regutils` package, at the version the book was built with, where",
+        "# it is missing (Colab, or this notebook downloaded on its own); where it is installed",
+        "# already (Binder, a clone of the book) this cell installs nothing.",
+        "import importlib.util",
+        "import subprocess",
+        "import sys",
         "",
+        'if importlib.util.find_spec("regutils") is None:',
         f"    packages = {packages!r}",
         '    subprocess.run([sys.executable, "-m", "pip", "install", "-q", *packages], check=True)',
+        "    importlib.invalidate_caches()",
     ]
     if widgets:
         lines += [
+            "try:",
             "    from google.colab import output",
-            "",
+            "except ImportError:",
+            "    pass  # Jupyter shows the sliders as they are",
+            "else:",
             "    output.enable_custom_widget_manager()  # the sliders are ipywidgets 8 widgets",
         ]
     return "\n".join(lines)
@@ -139,38 +150,232 @@ def executed_notebook(build_dir: Path, docname: str, cache_dir: Path | None = No
 # --------------------------------------------------------------------------- code cells
 
 
-def _code_names(source: str) -> tuple[set[str], set[str]] | None:
-    """``(defined, used)`` names of a code cell; None when it cannot be parsed."""
+class _Names(ast.NodeVisitor):
+    """One pass over a block of code in the order Python runs it: the names it binds
+    (``bound``), those it reads before binding them (``free``), and the globals that its
+    functions read whenever they are called (``late``).
+
+    ``x[k] = …``, ``x.a = …`` and ``x += …`` read ``x`` and change it: they count as both.
+    So does a call of a method that changes its object in place (``x.append(…)``, torch's
+    ``x.add_(…)``): those names are also in ``changed``, and a module's name (``imported``)
+    is never changed that way (``np.add`` is a function). A comprehension's variables stay
+    inside it; so do a function's parameters and locals. Other side effects (a random
+    generator's state, files) are not seen.
+    """
+
+    def __init__(self, bound=()):
+        self.bound, self.free, self.late = set(bound), set(), set()
+        self.changed, self.imported = set(), set()
+
+    def read(self, name: str) -> None:
+        if name not in self.bound:
+            self.free.add(name)
+
+    def visit_Name(self, node):
+        if isinstance(node.ctx, ast.Load):
+            self.read(node.id)
+        else:
+            self.bound.add(node.id)
+
+    def bind(self, target) -> None:
+        if isinstance(target, (ast.Tuple, ast.List)):
+            for element in target.elts:
+                self.bind(element)
+        elif isinstance(target, ast.Starred):
+            self.bind(target.value)
+        elif isinstance(target, ast.Name):
+            self.bound.add(target.id)
+        else:  # a subscript or attribute: the object it belongs to is read, then changed
+            self.visit(target)
+            base = target
+            while isinstance(base, (ast.Subscript, ast.Attribute)):
+                base = base.value
+            if isinstance(base, ast.Name):
+                self.bound.add(base.id)
+
+    def visit_Assign(self, node):
+        self.visit(node.value)
+        for target in node.targets:
+            self.bind(target)
+
+    def visit_AnnAssign(self, node):
+        if node.value is not None:
+            self.visit(node.value)
+        self.bind(node.target)
+
+    def visit_AugAssign(self, node):
+        if isinstance(node.target, ast.Name):
+            self.read(node.target.id)
+        self.visit(node.value)
+        self.bind(node.target)
+
+    def visit_NamedExpr(self, node):
+        self.visit(node.value)
+        self.bind(node.target)
+
+    def _branches(self, *branches) -> None:
+        """Blocks of which one runs: a name is bound after them only if each of them binds it
+        (a loop's body, which may not run at all, is one block beside an empty one)."""
+        before, after = set(self.bound), []
+        for block in branches:
+            self.bound = set(before)
+            for statement in block:
+                self.visit(statement)
+            after.append(self.bound)
+        self.bound = before | set.intersection(*after)
+
+    def visit_If(self, node):
+        self.visit(node.test)
+        self._branches(node.body, node.orelse)
+
+    def visit_While(self, node):
+        self.visit(node.test)
+        self._branches(node.body + node.orelse, [])
+
+    def visit_For(self, node):
+        self.visit(node.iter)
+        before = set(self.bound)
+        self.bind(node.target)  # at each pass; a loop that does not run binds not even that
+        self._branches(node.body + node.orelse, [])
+        self.bound = before
+
+    visit_AsyncFor = visit_For
+
+    def visit_Try(self, node):
+        self._branches(node.body + node.orelse, *([handler] for handler in node.handlers))
+        for statement in node.finalbody:
+            self.visit(statement)
+
+    visit_TryStar = visit_Try
+
+    def visit_withitem(self, node):
+        self.visit(node.context_expr)
+        if node.optional_vars is not None:
+            self.bind(node.optional_vars)
+
+    def visit_ExceptHandler(self, node):
+        if node.type is not None:
+            self.visit(node.type)
+        if node.name:
+            self.bound.add(node.name)
+        for statement in node.body:
+            self.visit(statement)
+
+    def visit_Import(self, node):
+        names = {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+        self.bound |= names
+        self.imported |= names
+
+    visit_ImportFrom = visit_Import
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        method = node.func
+        if isinstance(method, ast.Attribute) and isinstance(method.value, ast.Name):
+            if method.attr in IN_PLACE or re.fullmatch(r"[a-z]\w*[a-z0-9]_", method.attr):
+                self.changed.add(method.value.id)
+
+    def _inner(self, inner: "_Names") -> None:
+        self.free |= {name for name in inner.free if name not in self.bound}
+        self.late |= inner.late
+        self.changed |= inner.changed - inner.bound
+
+    def _function(self, node) -> None:
+        args = node.args
+        annotations = [a.annotation for a in ast.walk(args) if isinstance(a, ast.arg) and a.annotation]
+        for expr in [*args.defaults, *filter(None, args.kw_defaults), *getattr(node, "decorator_list", [])]:
+            self.visit(expr)
+        for expr in [*annotations, getattr(node, "returns", None)]:
+            if expr is not None:
+                self.visit(expr)
+        body = node.body if isinstance(node.body, list) else [node.body]
+        nodes = [n for statement in body for n in ast.walk(statement)]
+        declared = {name for n in nodes if isinstance(n, (ast.Global, ast.Nonlocal)) for name in n.names}
+        local = {n.id for n in nodes if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+        params = {a.arg for a in ast.walk(args) if isinstance(a, ast.arg)}
+        inner = _Names(params | (local - declared))
+        for statement in body:
+            inner.visit(statement)
+        self.late |= inner.free | inner.late
+        self._inner(inner)
+
+    def visit_FunctionDef(self, node):
+        self._function(node)
+        self.bound.add(node.name)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+    visit_Lambda = _function
+
+    def visit_ClassDef(self, node):
+        for expr in [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]:
+            self.visit(expr)
+        inner = _Names()
+        for statement in node.body:
+            inner.visit(statement)
+        self._inner(inner)
+        self.bound.add(node.name)
+
+    def _comprehension(self, generators, results) -> None:
+        self.visit(generators[0].iter)  # the first iterable is evaluated outside
+        inner = _Names()
+        for i, generator in enumerate(generators):
+            if i:
+                inner.visit(generator.iter)
+            inner.bind(generator.target)
+            for condition in generator.ifs:
+                inner.visit(condition)
+        for result in results:
+            inner.visit(result)
+        self._inner(inner)
+
+    def visit_ListComp(self, node):
+        self._comprehension(node.generators, [node.elt])
+
+    visit_SetComp = visit_GeneratorExp = visit_ListComp
+
+    def visit_DictComp(self, node):
+        self._comprehension(node.generators, [node.key, node.value])
+
+
+def _code_names(source: str) -> _Names | None:
+    """The names a code cell binds and reads (:class:`_Names`); None when it cannot be
+    analysed: it does not parse, or it runs an IPython magic, whose code is a string."""
     try:
         from IPython.core.inputtransformer2 import TransformerManager
 
         tree = ast.parse(TransformerManager().transform_cell(source))
     except (SyntaxError, ImportError, ValueError):
         return None
-    defined, used = set(), set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            (used if isinstance(node.ctx, ast.Load) else defined).add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            defined.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            defined |= {(a.asname or a.name).split(".")[0] for a in node.names}
-    return defined, used
+    if any(isinstance(n, ast.Name) and n.id == "get_ipython" for n in ast.walk(tree)):
+        return None
+    names = _Names()
+    for statement in tree.body:
+        names.visit(statement)
+    return names
 
 
 def removed_cells(cells) -> set[int]:
-    """Indices of the ``remove-cell`` code cells that no later kept cell needs."""
-    needed, removed = set(), set()
-    for i in range(len(cells) - 1, -1, -1):
-        cell = cells[i]
-        if cell.cell_type != "code":
-            continue
-        names = _code_names(cell.source)
-        tags = cell.metadata.get("tags", [])
-        if "remove-cell" in tags and names is not None and not (names[0] & needed):
+    """Indices of the ``remove-cell`` code cells that no kept cell needs.
+
+    A later kept cell needs a cell when it reads a name that the cell binds (or changes)
+    before it is sure to have bound it itself; a function of any cell needs the globals it
+    reads. A cell that cannot be analysed is kept, and keeps every ``remove-cell`` before it.
+    """
+    code = {i: _code_names(c.source) for i, c in enumerate(cells) if c.cell_type == "code"}
+    analysed = [names for names in code.values() if names is not None]
+    late = set().union(*(names.late for names in analysed))
+    modules = set().union(*(names.imported for names in analysed))
+    needed, need_all, removed = set(), False, set()
+    for i in sorted(code, reverse=True):
+        names = code[i]
+        removable = "remove-cell" in cells[i].metadata.get("tags", []) and names is not None
+        if removable and not need_all and not (names.bound | (names.changed - modules)) & (needed | late):
             removed.add(i)
             continue
-        needed |= names[1] if names else set()
+        if names is None:
+            need_all = True
+        else:
+            needed |= names.free
     return removed
 
 
@@ -258,7 +463,7 @@ def translate_cells(ctx: Context, cells) -> list:
     listing = myst_translate.references(ctx)
     for cell in out:
         if cell.cell_type == "markdown" and REFERENCES in cell.source:
-            cell.source = cell.source.replace(REFERENCES, listing)
+            cell.source = myst_translate.place_references(cell.source, listing)
     return out
 
 
