@@ -5,8 +5,8 @@ One place decides both, so every chapter, the benchmark and the result cache agr
 * :func:`regutils.device`: ``$REGUTILS_DEVICE`` or the best available (CUDA, Apple MPS, the CPU);
 * :func:`precision`: ``"bf16"`` (bfloat16 autocast, float32 weights and optimizer state) where
   the hardware does bfloat16 arithmetic natively — a CUDA GPU that supports it, or a CPU with
-  AVX512-BF16 or AMX, as reported by oneDNN's own CPUID check — and ``"fp32"`` elsewhere, where
-  bfloat16 would be emulated and slower than float32. ``$REGUTILS_PRECISION`` overrides;
+  AVX512-BF16 or AMX, as the CPU's own feature flags report them — and ``"fp32"`` elsewhere,
+  where bfloat16 would be emulated and slower than float32. ``$REGUTILS_PRECISION`` overrides;
 * :func:`describe`: the one-line banner the chapters print ("trained on …").
 """
 
@@ -71,17 +71,18 @@ def device(name: str | None = None) -> torch.device:
 def native_bf16(dev: torch.device) -> bool:
     """True if ``dev`` does bfloat16 matrix arithmetic in hardware.
 
-    CUDA: ``torch.cuda.is_bf16_supported()`` (Ampere and newer). CPU: oneDNN's check for
-    AVX512-BF16 or AMX (``torch.ops.mkldnn._is_mkldnn_bf16_supported``), which reads CPUID
-    itself. Other devices: False.
+    CUDA: ``torch.cuda.is_bf16_supported()`` (Ampere and newer). CPU: the AVX512-BF16 or AMX
+    feature flag, as torch's cpuinfo reads it from CPUID (``torch.cpu._is_avx512_bf16_supported``,
+    ``torch.cpu._is_amx_tile_supported``). Not oneDNN's bfloat16 check, which also counts
+    AVX-512 without BF16 (Skylake to Ice Lake), where bfloat16 is emulated. Other devices: False.
     """
     dev = torch.device(dev)
     if dev.type == "cuda":
         return bool(torch.cuda.is_bf16_supported(including_emulation=False))
     if dev.type == "cpu":
         try:
-            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-        except (AttributeError, RuntimeError):
+            return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+        except (AttributeError, RuntimeError):  # a torch without these checks: assume none
             return False
     return False
 

@@ -162,6 +162,7 @@ class MLP(nn.Module):
         self.hidden = hidden
         self.p = ps
         self.input_p = check_p(input_p, "input_p")
+        check_int("seed", seed, 0, allow_none=True)
         widths = (input_dim, *hidden, out_dim)
         with torch.random.fork_rng(devices=[], enabled=seed is not None):
             if seed is not None:

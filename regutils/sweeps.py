@@ -92,6 +92,8 @@ class SweepResult:
         ``early_stopped=True`` (only after ``sweep(..., stop_early=False)``) gives the weights
         early stopping would have restored instead. ``device`` defaults to where the weights are.
         """
+        check_int("i", i, 0, len(self.configs) - 1)
+        check_bool("early_stopped", early_stopped)
         cfg = self.configs[i]
         net = MLP(self.input_dim, hidden=self.hidden, out_dim=self.out_dim, p=cfg["p"], input_p=cfg["input_p"])
         if early_stopped and self.early_states is None:

@@ -19,7 +19,14 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Sequence
 
+from .checks import check_real
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _dpi(dpi) -> float:
+    """``dpi`` if it is a finite number > 0 (the resolution a frame is saved at)."""
+    return check_real("dpi", dpi, 0, None, closed="right")
 
 
 def figure_to_png(fig, *, dpi: float = 60) -> bytes:
@@ -29,11 +36,9 @@ def figure_to_png(fig, *, dpi: float = 60) -> bytes:
 
     if not isinstance(fig, Figure):
         raise TypeError(f"expected a matplotlib Figure, got {type(fig).__name__}")
-    if not dpi > 0:
-        raise ValueError(f"dpi must be > 0, got {dpi!r}")
     buf = io.BytesIO()
     try:
-        fig.savefig(buf, format="png", dpi=dpi)
+        fig.savefig(buf, format="png", dpi=_dpi(dpi))
     finally:
         plt.close(fig)
     return buf.getvalue()
@@ -121,8 +126,7 @@ def frame_slider(
         raise ValueError("description must be a non-empty string (the slider's label)")
     if not isinstance(max_frames, int) or max_frames < 1:
         raise ValueError(f"max_frames must be a positive integer, got {max_frames!r}")
-    if not dpi > 0:
-        raise ValueError(f"dpi must be > 0, got {dpi!r}")
+    _dpi(dpi)  # before any frame is rendered
     values = list(values)
     labels = _labels(values, label, "values")
     two = outer_values is not None

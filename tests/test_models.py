@@ -107,6 +107,9 @@ def test_each_dropout_site_uses_its_own_p():
         ({"hidden": (10,), "num_layers": 3}, r"^give either hidden=\(...\) or hidden_dim/num_layers, not both$"),
         ({"hidden": (10,), "p": 0.1, "dropout": [True]},
          r"^give either dropout=\[flags\] \(with dropout_p\) or p, not both$"),
+        ({"hidden": (10,), "seed": "a"}, "^seed must be an integer >= 0 or None, got 'a'$"),
+        ({"hidden": (10,), "seed": True}, "^seed must be an integer >= 0 or None, got True$"),
+        ({"hidden": (10,), "seed": -1}, "^seed must be an integer >= 0 or None, got -1$"),
     ],
 )
 def test_bad_arguments_raise_naming_the_parameter(kwargs, match):

@@ -300,3 +300,7 @@ def test_early_stopped_model_needs_a_watching_run(data):
     r = ru.sweep([dict(seed=0)], data, hidden=(8,), epochs=1, batch_size=64, progress=False)
     with pytest.raises(ValueError, match="early_stopped=True needs a sweep run with patience and stop_early=False"):
         r.model(0, early_stopped=True)
+    with pytest.raises(ValueError, match="^early_stopped must be True or False, got 'yes'$"):
+        r.model(0, early_stopped="yes")
+    with pytest.raises(ValueError, match=r"^i must be an integer in \[0, 0\], got 1$"):
+        r.model(1)

@@ -42,9 +42,9 @@ def test_figure_to_png_closes_and_scales():
     with pytest.raises(TypeError, match="^expected a matplotlib Figure, got str$"):
         figure_to_png("not a figure")
     fig = _render(1.0)
-    with pytest.raises(ValueError, match="^dpi must be > 0, got -5$"):
+    with pytest.raises(ValueError, match="^dpi must be a finite number > 0, got -5$"):
         figure_to_png(fig, dpi=-5)
-    plt.close(fig)
+    assert not plt.fignum_exists(fig.number)  # closed on bad input too, as documented
 
 
 def test_one_slider():
@@ -122,7 +122,7 @@ def test_widget_state_embeds_the_links():
          r"^3 frames requested \(1 values x 3 outer values\)"),
         (dict(values=[1.0], outer_values=[]), ValueError, "^outer_values is empty: need at least one value$"),
         (dict(values=[1.0], outer_description="l1_ratio"), ValueError, "^outer_description was given without outer_values$"),
-        (dict(values=[1.0], dpi=0), ValueError, "^dpi must be > 0, got 0$"),
+        (dict(values=[1.0], dpi=0), ValueError, "^dpi must be a finite number > 0, got 0$"),
         (dict(values=[1.0], max_frames=0), ValueError, "^max_frames must be a positive integer, got 0$"),
     ],
 )

@@ -55,7 +55,7 @@ def invalidate_stale_cache(build_dir: Path) -> bool:
 def cpu_precision_note(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     """One line on what the CPU means for the build's speed (read from the CPU flags, no torch).
 
-    regutils itself decides the precision with oneDNN's check (regutils.hardware); this only
+    regutils itself decides the precision from torch's CPU checks (regutils.hardware); this only
     tells a person waiting for the build what to expect.
     """
     try:
