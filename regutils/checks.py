@@ -232,6 +232,11 @@ def check_str(name: str, value, *, allow_empty: bool = False) -> str:
     raise ValueError(f"{name} must be {'a string' if allow_empty else 'a non-empty string'}, got {_show(value)}")
 
 
+def _describe_array(arr) -> str:
+    """How a message names an array that has the wrong shape or type."""
+    return f"an array of shape {arr.shape} and dtype {arr.dtype}"
+
+
 def _to_numpy(x):
     """``x`` as a numpy array; a torch tensor is detached and moved to the CPU first."""
     import numpy as np
@@ -264,7 +269,7 @@ def check_array(name: str, value, *, ndim: int | None = None, min_len: int = 0, 
         raise ValueError(f"{name} must be {wanted}, got {_show(value)}") from None
     numeric = arr.dtype.kind in ("iu" if integer else "iuf") or (arr.size == 0 and arr.dtype.kind == "f")
     if not numeric or (ndim is not None and arr.ndim != ndim):
-        raise ValueError(f"{name} must be {wanted}, got an array of shape {arr.shape} and dtype {arr.dtype}")
+        raise ValueError(f"{name} must be {wanted}, got {_describe_array(arr)}")
     if arr.ndim and len(arr) < min_len:
         unit = "value" if arr.ndim == 1 else "row"
         raise ValueError(f"{name} must have at least {min_len} {unit}{'' if min_len == 1 else 's'}, got {len(arr)}")

@@ -37,7 +37,7 @@ import re
 import numpy as np
 from scipy import stats as _st
 
-from .checks import _show, _to_numpy, check_array, check_int, check_real, check_str
+from .checks import _describe_array, _show, _to_numpy, check_array, check_int, check_real, check_str
 
 __all__ = [
     "paired_comparison",
@@ -89,7 +89,7 @@ def _bool_vector(name: str, x) -> np.ndarray:
     """``x`` as a non-empty 1-D boolean array."""
     arr = _to_numpy(x)
     if arr.ndim != 1 or arr.dtype != np.bool_:
-        raise ValueError(f"{name} must be a 1-D boolean array, got {_describe(arr)}")
+        raise ValueError(f"{name} must be a 1-D boolean array, got {_describe_array(arr)}")
     if len(arr) == 0:
         raise ValueError(f"{name} must have at least 1 value, got 0")
     return arr
@@ -98,10 +98,6 @@ def _bool_vector(name: str, x) -> np.ndarray:
 def _same_length(name: str, arr: np.ndarray, other: str, ref: np.ndarray) -> None:
     if len(arr) != len(ref):
         raise ValueError(f"{name} must have the same length as {other} ({len(ref)}), got {len(arr)}")
-
-
-def _describe(arr: np.ndarray) -> str:
-    return f"an array of shape {arr.shape} and dtype {arr.dtype}"
 
 
 def _confidence(confidence) -> float:
@@ -496,7 +492,7 @@ def calibration(probs, y, n_bins=15) -> dict:
 def _probabilities(probs) -> np.ndarray:
     p = _to_numpy(probs)
     if p.ndim != 2 or p.dtype.kind not in "iuf" or p.shape[0] == 0 or p.shape[1] == 0:
-        raise ValueError(f"probs must be a non-empty 2-D array [n, classes] of numbers, got {_describe(p)}")
+        raise ValueError(f"probs must be a non-empty 2-D array [n, classes] of numbers, got {_describe_array(p)}")
     p = p.astype(np.float64)
     bad = np.argwhere(~np.isfinite(p))
     if bad.size:
@@ -518,7 +514,7 @@ def _probabilities(probs) -> np.ndarray:
 def _labels(y, p: np.ndarray) -> np.ndarray:
     labels = _to_numpy(y)
     if labels.ndim != 1 or labels.dtype.kind not in "iu":
-        raise ValueError(f"y must be a 1-D array of integer labels, got {_describe(labels)}")
+        raise ValueError(f"y must be a 1-D array of integer labels, got {_describe_array(labels)}")
     _same_length("y", labels, "probs", p)
     if labels.min() < 0 or labels.max() >= p.shape[1]:
         raise ValueError(
