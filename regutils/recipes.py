@@ -46,6 +46,7 @@ __all__ = [
     "run_full_data",
     "full_data_model",
     "full_data_scores",
+    "full_data_comparisons",
     "REGIME",
     "WEIGHT_DECAY_PILOTS",
     "regime_data",
@@ -144,6 +145,25 @@ def full_data_scores(result, data, label: str, *, early_stopped: bool = False, s
     return [
         evaluate(full_data_model(result, label, s, early_stopped=early_stopped), data, split)
         for s in SEEDS
+    ]
+
+
+def full_data_comparisons(result, data, *, page: str, data_label: str) -> list[dict]:
+    """Every experiment of :data:`FULL_EXPERIMENTS` but the unregularized one against the
+    unregularized network, paired over :data:`SEEDS`: test error, then test loss, for each in
+    order (:func:`regutils.paired_comparison`; error as a fraction). The family the experiments
+    chapter reads with Holm's adjustment."""
+    from .stats import paired_comparison
+
+    scores = {name: full_data_scores(result, data, label, early_stopped=early)
+              for name, (label, early) in FULL_EXPERIMENTS.items()}
+    return [
+        paired_comparison([r[metric] for r in scores[name]],
+                          [r[metric] for r in scores["unregularized"]],
+                          page=page, data=data_label, metric=f"test {metric}", a_label=name,
+                          b_label="unregularized")
+        for name in list(FULL_EXPERIMENTS)[1:]
+        for metric in ("error", "loss")
     ]
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
+from scipy import stats
 
 from regutils import recipes
 from regutils.data import MNISTData
@@ -195,3 +197,33 @@ def test_score_regime_scores_once_then_reads_the_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(recipes, "run_regime", lambda *a, **k: tiny_run(*a, **k, p=0.5))
     with pytest.raises(AssertionError, match="scored a network although"):
         recipes.score_regime(data, 20)  # other weights: a miss, so it scores
+
+
+def test_full_data_comparisons_pair_each_experiment_with_the_unregularized_network():
+    import regutils as ru
+
+    data = tiny_data()
+    settings = {"none": 0.0, "weight decay": 0.0, "weight decay + dropout": 0.5}
+    configs = [dict(label=label, seed=s, p=p, weight_decay=0.0 if label == "none" else 1e-2)
+               for label, p in settings.items() for s in recipes.SEEDS]
+    result = ru.sweep(configs, data, hidden=(8,), epochs=2, batch_size=10, patience=1,
+                      stop_early=False, cache=False, progress=False)
+    records = recipes.full_data_comparisons(result, data, page="p", data_label="d")
+    names = [n for n in recipes.FULL_EXPERIMENTS if n != "unregularized"]
+    assert [(r["a"], r["metric"]) for r in records] == [
+        (n, f"test {m}") for n in names for m in ("error", "loss")]
+
+    # the answer key: each seed's network found by hand, scored with ru.evaluate, and the
+    # differences' mean and t-test p-value from scipy
+    def by_hand(label, early, metric):
+        return np.array([ru.evaluate(result.model(i, early_stopped=early), data)[metric]
+                         for i, c in enumerate(configs) if c["label"] == label])
+
+    for r in records:
+        label, early = recipes.FULL_EXPERIMENTS[r["a"]]
+        metric = r["metric"].removeprefix("test ")
+        d = by_hand(label, early, metric) - by_hand("none", False, metric)
+        assert r["b"] == "unregularized" and r["n_pairs"] == len(recipes.SEEDS)
+        assert r["delta"] == pytest.approx(d.mean(), abs=1e-12)
+        if d.std() > 0:
+            assert r["p_value"] == pytest.approx(stats.ttest_1samp(d, 0.0).pvalue, rel=1e-9)
