@@ -151,7 +151,7 @@ def full_data_scores(result, data, label: str, *, early_stopped: bool = False, s
 def full_data_comparisons(result, data, *, page: str, data_label: str) -> list[dict]:
     """Every experiment of :data:`FULL_EXPERIMENTS` but the unregularized one against the
     unregularized network, paired over :data:`SEEDS`: test error, then test loss, for each in
-    order (:func:`regutils.paired_comparison`; error as a fraction). The family the experiments
+    order (:func:`regutils.stats.paired_comparison`; error as a fraction). The family the experiments
     chapter reads with Holm's adjustment."""
     from .stats import paired_comparison
 
