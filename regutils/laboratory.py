@@ -28,11 +28,6 @@ from . import data
 from .checks import check_array, check_int, check_real, check_str
 from .penalties import MAX_ITER, _as_alphas, _centred_path, _check_penalty, _default_cv, _standardizer
 
-try:  # the Gram coordinate descent that sklearn.linear_model.enet_path runs (private API)
-    from sklearn.linear_model._cd_fast import enet_coordinate_descent_gram as _cd_gram
-except ImportError:  # pragma: no cover - another scikit-learn layout: the public route
-    _cd_gram = None
-
 # scikit-learn's default duality-gap tolerance. An experiment here averages over hundreds of
 # draws, whose spread is far larger than what a tighter fit would change, and 1e-4 makes the
 # lasso paths about twice as fast as the 1e-6 that single fits in the chapters use.
@@ -127,36 +122,6 @@ class DrawFits:
         return np.einsum(sub, Z, self.raw_coefs) + self.intercepts[:, None, :]
 
 
-def _draw_path(Xc, yc, alphas, penalty, l1_ratio, tol) -> np.ndarray:
-    """:func:`regutils.penalties._centred_path` for one draw's lasso or elastic net.
-
-    The same coordinate descent as ``enet_path`` with a precomputed Gram matrix, warm-started
-    from the largest alpha down, called directly: ``enet_path`` validates its arrays again for
-    every call, which costs about four times the descent itself on problems this small
-    (hundreds of draws, five folds each). Where that routine is missing or takes other
-    arguments, ``enet_path`` itself runs; ``tests/test_laboratory.py`` checks that the two
-    agree.
-    """
-    if _cd_gram is not None:
-        ratio = 1.0 if penalty == "lasso" else l1_ratio
-        n, n_features = Xc.shape
-        gram = np.ascontiguousarray(Xc.T @ Xc)
-        xy = np.ascontiguousarray(Xc.T @ yc)
-        y = np.ascontiguousarray(yc, dtype=float)
-        w = np.zeros(n_features)
-        rng = np.random.RandomState(0)  # unused by the cyclic rule, required by the signature
-        out = np.empty((n_features, len(alphas)))
-        try:
-            for k in range(len(alphas) - 1, -1, -1):  # largest alpha first: warm starts
-                w = _cd_gram(w, alphas[k] * ratio * n, alphas[k] * (1.0 - ratio) * n, gram,
-                             xy, y, MAX_ITER, tol, rng, False, False)[0]
-                out[:, k] = w
-            return out
-        except TypeError:  # pragma: no cover - a changed signature: the public route
-            pass
-    return _centred_path(Xc, yc, alphas, penalty, l1_ratio, MAX_ITER, tol)
-
-
 def _as_draws(Z, y) -> tuple[np.ndarray, np.ndarray]:
     """``Z`` ``(n_draws, n_rows, n_features)`` and ``y`` ``(n_draws, n_rows)`` as float arrays
     of finite numbers: at least one draw, two rows and one feature."""
@@ -184,7 +149,7 @@ def fit_draws(
     Each draw is standardized with its own rows' means and standard deviations (what
     ``Pipeline([StandardScaler(), model])`` does, a constant column included), then fitted as
     in :func:`regutils.coef_path`: the same objective, the same ``alpha``, the same coordinate
-    descent (called directly, see ``_draw_path``) with duality-gap tolerance ``tol``.
+    descent with duality-gap tolerance ``tol``.
     """
     Z, y = _as_draws(Z, y)
     alphas = _as_alphas(alphas)
@@ -196,7 +161,7 @@ def fit_draws(
     if penalty == "ridge":
         coefs = _ridge_batch(np.einsum("bnf,bng->bfg", Xs, Xs), np.einsum("bnf,bn->bf", Xs, yc), alphas)
     else:
-        coefs = np.stack([_draw_path(Xs[b], yc[b], alphas, penalty, l1_ratio, tol)
+        coefs = np.stack([_centred_path(Xs[b], yc[b], alphas, penalty, l1_ratio, MAX_ITER, tol)
                           for b in range(len(Z))])
     raw = coefs / scale[:, :, None]
     intercepts = y_mean[:, None] - np.einsum("bf,bfa->ba", mean, raw)

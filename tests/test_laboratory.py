@@ -242,22 +242,3 @@ def test_test_mse_is_the_brute_force_mse():
         lab.test_mse(fits, Zt[0], yt[0][:3])
 
 
-@pytest.mark.parametrize("penalty, l1_ratio", [("lasso", None), ("elasticnet", 0.3)])
-def test_direct_descent_is_enet_paths_descent(penalty, l1_ratio, monkeypatch):
-    """The laboratory calls scikit-learn's Gram coordinate descent directly (fast); it must
-    give what enet_path gives at the same tolerance, and without the routine enet_path runs."""
-    from regutils.penalties import MAX_ITER, _centred_path
-
-    Z, y = lab.draw_datasets(5, 60, seed=3)
-    alphas = np.logspace(-2, 1, 12)
-    assert lab._cd_gram is not None  # this scikit-learn has it: the fast route is tested
-    for b in range(5):
-        Xc = (Z[b] - Z[b].mean(0)) / Z[b].std(0)
-        yc = y[b] - y[b].mean()
-        fast = lab._draw_path(Xc, yc, alphas, penalty, l1_ratio, 1e-3)
-        public = _centred_path(Xc, yc, alphas, penalty, l1_ratio, MAX_ITER, 1e-3)
-        np.testing.assert_allclose(fast, public, rtol=0, atol=1e-10)
-        assert np.array_equal(fast == 0, public == 0)  # the same zeros: the same selections
-    monkeypatch.setattr(lab, "_cd_gram", None)
-    np.testing.assert_allclose(lab._draw_path(Xc, yc, alphas, penalty, l1_ratio, 1e-3), public,
-                               rtol=0, atol=0)

@@ -233,6 +233,26 @@ def test_sparse_paths_match_single_fits(problem, penalty, l1_ratio):
         assert path.mse(X, y)[k] == pytest.approx(np.mean((y - model.predict(X)) ** 2), rel=1e-6)
 
 
+@pytest.mark.parametrize("penalty, l1_ratio", [("lasso", None), ("elasticnet", 0.3)])
+def test_direct_descent_is_enet_paths_descent(problem, penalty, l1_ratio, monkeypatch):
+    """coef_path calls scikit-learn's Gram coordinate descent directly (fast); it must give
+    what enet_path gives at the same tolerance, bit for bit, and run enet_path without it."""
+    from sklearn.linear_model import enet_path
+
+    X, y, _ = problem
+    Xc, yc = X - X.mean(0), y - y.mean()
+    alphas = np.logspace(-3, 0, 12)
+    ratio = 1.0 if penalty == "lasso" else l1_ratio
+    public = enet_path(Xc, yc, l1_ratio=ratio, alphas=alphas[::-1], precompute=Xc.T @ Xc,
+                       Xy=Xc.T @ yc, max_iter=penalties.MAX_ITER, tol=1e-3)[1][:, ::-1]
+    assert penalties._cd_gram is not None  # this scikit-learn has it: the fast route is tested
+    for route in ("direct", "enet_path"):
+        if route == "enet_path":
+            monkeypatch.setattr(penalties, "_cd_gram", None)
+        coefs = penalties.coef_path(X, y, alphas, penalty=penalty, l1_ratio=l1_ratio, tol=1e-3).coefs
+        np.testing.assert_array_equal(coefs, public)
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
