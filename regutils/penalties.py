@@ -459,6 +459,9 @@ def penalized_model(penalty: str, alpha: float | None = None, *, l1_ratio: float
     from sklearn.preprocessing import StandardScaler
 
     if penalty is None:
+        for name, value in (("alpha", alpha), ("l1_ratio", l1_ratio)):
+            if value is not None:
+                raise ValueError(f"{name} must be None for penalty=None (least squares has no penalty), got {value!r}")
         return make_pipeline(StandardScaler(), LinearRegression())
     l1_ratio = _check_penalty(penalty, l1_ratio)
     alpha = check_real("alpha", alpha, 0.0, closed="neither")

@@ -230,8 +230,16 @@ WEIGHT_DECAY_PILOTS = (
 )
 
 
+def _check_mnist(data) -> None:
+    from .data import MNISTData
+
+    if not isinstance(data, MNISTData):
+        raise ValueError(f"data must be the MNISTData of regutils.load_mnist(), got {type(data).__name__}")
+
+
 def regime_data(data, n_train: int):
     """``n_train`` training rows with :data:`REGIME`'s label noise, and its validation rows."""
+    _check_mnist(data)
     small = data.subset(n_train, seed=0, n_val=REGIME["val_rows"])
     return small.with_label_noise(REGIME["label_noise"], seed=0)
 
@@ -370,6 +378,7 @@ SUBSET_FIT = dict(
 def subset_data(data):
     """``SUBSET_ROWS`` training rows (subset seed 0) and the first ``SUBSET_VAL_ROWS`` validation
     rows of ``data``; test set unchanged."""
+    _check_mnist(data)
     return data.subset(SUBSET_ROWS, seed=0, n_val=SUBSET_VAL_ROWS)
 
 

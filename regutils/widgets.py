@@ -19,7 +19,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Sequence
 
-from .checks import check_real
+from .checks import check_int, check_real, check_str
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -122,18 +122,18 @@ def frame_slider(
 
     if not callable(render):
         raise TypeError(f"render must be callable (value -> Figure), got {type(render).__name__}")
-    if not isinstance(description, str) or not description:
-        raise ValueError("description must be a non-empty string (the slider's label)")
-    if not isinstance(max_frames, int) or max_frames < 1:
-        raise ValueError(f"max_frames must be a positive integer, got {max_frames!r}")
+    check_str("description", description)
+    max_frames = check_int("max_frames", max_frames, 1)
     _dpi(dpi)  # before any frame is rendered
     values = list(values)
     labels = _labels(values, label, "values")
     two = outer_values is not None
     outer = list(outer_values) if two else [None]
     outer_labels = _labels(outer, label, "outer_values") if two else None
-    if outer_description is not None and not two:
-        raise ValueError("outer_description was given without outer_values")
+    if outer_description is not None:
+        if not two:
+            raise ValueError("outer_description was given without outer_values")
+        check_str("outer_description", outer_description)
     n_frames = len(values) * len(outer)
     if n_frames > max_frames:
         raise ValueError(

@@ -318,6 +318,32 @@ def test_one_se_rule_hand_computed():
     assert curve.one_se_alpha == 3.0
 
 
+@pytest.mark.parametrize(
+    "args, kwargs, message",
+    [
+        ((None, 3.0), {}, r"^alpha must be None for penalty=None \(least squares has no penalty\), got 3.0$"),
+        ((None,), dict(l1_ratio=0.5), "^l1_ratio must be None for penalty=None .*, got 0.5$"),
+        (("lasso",), {}, "^alpha must be a finite number > 0, got None$"),
+        (("ridge", -1.0), {}, "^alpha must be a finite number > 0, got -1.0$"),
+        (("l2", 1.0), {}, "^penalty must be one of 'ridge', 'lasso', 'elasticnet', got 'l2'$"),
+        (("elasticnet", 1.0), {}, r"^l1_ratio must be a finite number in \(0, 1\], got None$"),
+    ],
+)
+def test_penalized_model_bad_input(args, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        penalties.penalized_model(*args, **kwargs)
+
+
+def test_penalized_model_is_the_scaled_estimator(problem):
+    from sklearn.linear_model import LinearRegression
+
+    X, y, _ = problem
+    Xs = (X - X.mean(0)) / X.std(0)
+    for model, plain in [(penalties.penalized_model(None), LinearRegression()),
+                         (penalties.penalized_model("ridge", 2.0), Ridge(alpha=2.0))]:
+        np.testing.assert_allclose(model.fit(X, y).predict(X), plain.fit(Xs, y).predict(Xs), atol=1e-10)
+
+
 def test_standardized_cv_is_the_pipeline_in_grid_search(problem):
     from sklearn.model_selection import GridSearchCV
 

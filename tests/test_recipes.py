@@ -142,6 +142,16 @@ def test_subset_data_sizes():
     assert small.spec["n_train"] == recipes.SUBSET_ROWS and small.spec["subset_seed"] == 0
 
 
+@pytest.mark.parametrize("call", [
+    lambda d: recipes.regime_data(d, 20), lambda d: recipes.run_regime(d, 20),
+    lambda d: recipes.score_regime(d, 20), recipes.subset_data,
+])
+@pytest.mark.parametrize("data, kind", [(None, "NoneType"), ("mnist", "str")])
+def test_the_data_recipes_name_data_that_is_not_mnist(call, data, kind):
+    with pytest.raises(ValueError, match=rf"^data must be the MNISTData of regutils.load_mnist\(\), got {kind}$"):
+        call(data)
+
+
 def test_run_regime_rejects_a_constant_rate_that_is_not_a_bool():
     with pytest.raises(ValueError, match="^constant_rate must be True or False, got 'yes'"):
         recipes.run_regime(tiny_data(), 20, constant_rate="yes")

@@ -115,7 +115,10 @@ def test_widget_state_embeds_the_links():
         (dict(values=[1.0, 1.0001]), ValueError,
          r"^values: two values share the slider label '1'; pass a finer `label` formatter \(value 1.0001\)$"),
         (dict(values=[1.0], outer_values=[0.5, 0.50001]), ValueError, "^outer_values: two values share the slider label '0.5'"),
-        (dict(values=[1.0], description=""), ValueError, r"^description must be a non-empty string \(the slider's label\)$"),
+        (dict(values=[1.0], description=""), ValueError, "^description must be a non-empty string, got ''$"),
+        (dict(values=[1.0], description=3), ValueError, "^description must be a non-empty string, got 3$"),
+        (dict(values=[1.0], outer_values=[1, 2], outer_description=["l1_ratio"]), ValueError,
+         r"^outer_description must be a non-empty string, got \['l1_ratio'\]$"),
         (dict(values=[1.0, 2.0, 3.0], max_frames=2), ValueError,
          r"^3 frames requested \(3 values x 1 outer values\) but max_frames=2; every frame is embedded"),
         (dict(values=[1.0], outer_values=[1, 2, 3], max_frames=2), ValueError,
@@ -123,7 +126,8 @@ def test_widget_state_embeds_the_links():
         (dict(values=[1.0], outer_values=[]), ValueError, "^outer_values is empty: need at least one value$"),
         (dict(values=[1.0], outer_description="l1_ratio"), ValueError, "^outer_description was given without outer_values$"),
         (dict(values=[1.0], dpi=0), ValueError, "^dpi must be a finite number > 0, got 0$"),
-        (dict(values=[1.0], max_frames=0), ValueError, "^max_frames must be a positive integer, got 0$"),
+        (dict(values=[1.0], max_frames=0), ValueError, "^max_frames must be an integer >= 1, got 0$"),
+        (dict(values=[1.0], max_frames=True), ValueError, "^max_frames must be an integer >= 1, got True$"),
     ],
 )
 def test_bad_input(kwargs, error, message):
