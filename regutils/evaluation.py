@@ -15,10 +15,43 @@ from torch import nn
 
 from .checks import check_int, check_options
 
-__all__ = ["evaluate", "predict", "loss_and_correct", "EVAL_BATCH_SIZE"]
+__all__ = ["evaluate", "predict", "loss_and_correct", "check_split", "check_model", "EVAL_BATCH_SIZE"]
 
 SPLITS = ("train", "val", "test")
 EVAL_BATCH_SIZE = 4096  # rows per forward pass when evaluating: bounds memory, not results
+
+
+def check_split(data, split: str, *, input_dim: int | None = None, out_dim: int | None = None) -> None:
+    """Check one split of ``data`` before a network sees it, naming the tensor at fault.
+
+    ``data.X_<split>`` and ``data.y_<split>`` must be tensors, non-empty, one row per label,
+    with finite inputs and integer labels; with ``input_dim`` the inputs must have that many
+    columns (the model's input width), with ``out_dim`` the labels must lie in
+    ``[0, out_dim)``. :func:`regutils.fit` and :func:`regutils.sweep` check the training and
+    validation splits with it, :func:`evaluate` the split it scores.
+    """
+    X, y = getattr(data, f"X_{split}", None), getattr(data, f"y_{split}", None)
+    if not isinstance(X, torch.Tensor) or not isinstance(y, torch.Tensor):
+        raise ValueError(f"data must be an MNISTData-like object with tensors X_{split} and y_{split}, got {type(data).__name__}")
+    if len(y) == 0:
+        raise ValueError(f"data.y_{split} is empty")
+    if X.dim() != 2 or len(X) != len(y):
+        raise ValueError(f"data.X_{split} must be [rows, features] with one row per label; got shape {tuple(X.shape)} for {len(y)} labels")
+    if input_dim is not None and X.shape[1] != input_dim:
+        raise ValueError(f"data.X_{split} has {X.shape[1]} features per row but the model expects input_dim={input_dim}")
+    if not bool(torch.isfinite(X).all()):
+        raise ValueError(f"data.X_{split} holds NaN or infinite values (first bad row: {int((~torch.isfinite(X)).any(1).nonzero()[0])})")
+    if y.dtype.is_floating_point or y.dtype == torch.bool:
+        raise ValueError(f"data.y_{split} must hold integer class labels, got dtype {y.dtype}")
+    if out_dim is not None and (int(y.min()) < 0 or int(y.max()) >= out_dim):
+        raise ValueError(f"data.y_{split} holds labels in [{int(y.min())}, {int(y.max())}] but the model has out_dim={out_dim} outputs (labels must be in [0, {out_dim}))")
+
+
+def check_model(model) -> None:
+    """``model`` must be a torch module (what :func:`regutils.fit`, :func:`predict` and
+    :func:`evaluate` run)."""
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
 
 
 @torch.no_grad()
@@ -49,6 +82,13 @@ def predict(model: nn.Module, X: torch.Tensor, *, batch_size: int = EVAL_BATCH_S
     Rows go through in batches of ``batch_size`` (memory only; the result does not depend on
     it). The model's training/evaluation mode is restored afterwards.
     """
+    check_model(model)
+    if not isinstance(X, torch.Tensor) or X.dim() != 2:
+        shown = tuple(X.shape) if isinstance(X, torch.Tensor) else type(X).__name__
+        raise ValueError(f"X must be a 2-D torch tensor [rows, features], got {shown}")
+    input_dim = getattr(model, "input_dim", None)
+    if input_dim is not None and X.shape[1] != input_dim:
+        raise ValueError(f"X has {X.shape[1]} features per row but the model expects input_dim={input_dim}")
     check_int("batch_size", batch_size, 1)
     was_training = model.training
     model.eval()
@@ -86,11 +126,15 @@ def evaluate(model: nn.Module, data, split: str = "test", *, batch_size: int = E
     Raises
     ------
     ValueError
-        If ``split`` is not one of ``train``, ``val``, ``test``.
+        If ``split`` is not one of ``train``, ``val``, ``test``, ``model`` is not a torch module,
+        or the split fails :func:`check_split` against the model's ``input_dim`` and
+        ``out_dim`` (where it has them, as :class:`regutils.MLP` does).
     """
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
     check_options("split", split, SPLITS)
+    check_model(model)
+    check_split(data, split, input_dim=getattr(model, "input_dim", None), out_dim=getattr(model, "out_dim", None))
     X, y = getattr(data, f"X_{split}"), getattr(data, f"y_{split}")
     logits = predict(model.to(X.device), X, batch_size=batch_size)
     loss = F.cross_entropy(logits, y).item()

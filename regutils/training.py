@@ -23,7 +23,7 @@ from torch import nn
 from . import hardware
 from .checks import check_bool, check_int, check_options, check_real, env_flag
 from .early_stopping import EarlyStopping
-from .evaluation import loss_and_correct
+from .evaluation import check_model, check_split, loss_and_correct
 
 __all__ = ["History", "fit", "lr_factor", "progress_enabled", "check_shared", "check_data"]
 
@@ -165,21 +165,7 @@ def check_data(data, *, input_dim: int | None = None, out_dim: int | None = None
     ``input_dim`` columns (the model's input width).
     """
     for split in ("train", "val"):
-        X, y = getattr(data, f"X_{split}", None), getattr(data, f"y_{split}", None)
-        if not isinstance(X, torch.Tensor) or not isinstance(y, torch.Tensor):
-            raise ValueError(f"data must be an MNISTData-like object with tensors X_{split} and y_{split}")
-        if len(y) == 0:
-            raise ValueError(f"data.y_{split} is empty")
-        if X.dim() != 2 or len(X) != len(y):
-            raise ValueError(f"data.X_{split} must be [rows, features] with one row per label; got shape {tuple(X.shape)} for {len(y)} labels")
-        if input_dim is not None and X.shape[1] != input_dim:
-            raise ValueError(f"data.X_{split} has {X.shape[1]} features per row but the model expects input_dim={input_dim}")
-        if not bool(torch.isfinite(X).all()):
-            raise ValueError(f"data.X_{split} holds NaN or infinite values (first bad row: {int((~torch.isfinite(X)).any(1).nonzero()[0])})")
-        if y.dtype.is_floating_point or y.dtype == torch.bool:
-            raise ValueError(f"data.y_{split} must hold integer class labels, got dtype {y.dtype}")
-        if out_dim is not None and (int(y.min()) < 0 or int(y.max()) >= out_dim):
-            raise ValueError(f"data.y_{split} holds labels in [{int(y.min())}, {int(y.max())}] but the model has out_dim={out_dim} outputs (labels must be in [0, {out_dim}))")
+        check_split(data, split, input_dim=input_dim, out_dim=out_dim)
 
 
 def describe_model(model: nn.Module) -> dict:
@@ -340,8 +326,7 @@ def _fit_config(model: nn.Module, data, args: dict) -> dict:
     check_int("seed", args["seed"])
     for name in ("decoupled", "decay_biases", "restore_best"):
         check_bool(name, args[name])
-    if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_model(model)
     described = describe_model(model)
     check_data(data, input_dim=described.get("input_dim"), out_dim=described.get("out_dim"))
     model.to(data.device)

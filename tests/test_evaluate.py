@@ -76,3 +76,48 @@ def test_bad_arguments(trained, kwargs, match):
     model, data = trained
     with pytest.raises(ValueError, match=match):
         ru.evaluate(model, data, **kwargs)
+
+
+def _with(data, **changes):
+    """A shallow copy of ``data`` whose tensors ``changes`` maps to functions of the old ones."""
+    import copy
+
+    out = copy.copy(data)
+    for name, change in changes.items():
+        object.__setattr__(out, name, change(getattr(data, name)))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("changes", "split", "match"),
+    [
+        ({"X_test": lambda X: X[:, :700]}, "test",
+         "^data.X_test has 700 features per row but the model expects input_dim=784$"),
+        ({"y_val": lambda y: y + 3}, "val",
+         r"^data.y_val holds labels in \[3, 12\] but the model has out_dim=10 outputs \(labels must be in \[0, 10\)\)$"),
+        ({"X_train": lambda X: X.clone().index_fill_(0, __import__("torch").tensor([4]), float("nan"))}, "train",
+         r"^data.X_train holds NaN or infinite values \(first bad row: 4\)$"),
+        ({"y_test": lambda y: y.float()}, "test", "^data.y_test must hold integer class labels, got dtype torch.float32$"),
+        ({"y_test": lambda y: y[:10]}, "test", r"^data.X_test must be \[rows, features\] with one row per label"),
+    ],
+)
+def test_a_bad_split_is_named_before_the_model_runs(trained, changes, split, match):
+    model, data = trained
+    with pytest.raises(ValueError, match=match):
+        ru.evaluate(model, _with(data, **changes), split)
+
+
+def test_evaluate_and_predict_name_what_is_not_a_model_or_not_data(trained):
+    model, data = trained
+    with pytest.raises(ValueError, match="^model must be a torch.nn.Module, got str$"):
+        ru.evaluate("mlp", data)
+    with pytest.raises(ValueError, match="^data must be an MNISTData-like object with tensors X_test and y_test, got NoneType$"):
+        ru.evaluate(model, None)
+    with pytest.raises(ValueError, match="^model must be a torch.nn.Module, got NoneType$"):
+        ru.predict(None, data.X_test)
+    with pytest.raises(ValueError, match=r"^X must be a 2-D torch tensor \[rows, features\], got ndarray$"):
+        ru.predict(model, data.X_test.numpy())
+    with pytest.raises(ValueError, match=r"^X must be a 2-D torch tensor \[rows, features\], got \(784,\)$"):
+        ru.predict(model, data.X_test[0])
+    with pytest.raises(ValueError, match="^X has 700 features per row but the model expects input_dim=784$"):
+        ru.predict(model, data.X_test[:, :700])

@@ -308,7 +308,7 @@ def test_bad_data_raises_naming_the_tensor(data, changes, match):
 
 
 def test_not_data_or_not_a_model_raises(data):
-    with pytest.raises(ValueError, match="^data must be an MNISTData-like object with tensors X_train and y_train$"):
+    with pytest.raises(ValueError, match="^data must be an MNISTData-like object with tensors X_train and y_train, got object$"):
         ru.fit(MLP(hidden=HIDDEN), object(), epochs=1, lr=1e-3, batch_size=64)
     with pytest.raises(ValueError, match="^model must be a torch.nn.Module, got str$"):
         ru.fit("mlp", data, epochs=1, lr=1e-3, batch_size=64)
