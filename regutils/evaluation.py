@@ -3,7 +3,9 @@
 :func:`loss_and_correct` is that loop; ``fit`` and ``sweep`` call it on the validation set
 after every epoch (for one network or a stack of them), and :func:`regutils.predict` and
 :func:`regutils.evaluate` use the same batching for a trained classifier's loss, accuracy, F1 scores
-and confusion matrix on one split.
+and confusion matrix on one split. :func:`check_split` and :func:`check_model` are the
+checks every one of them makes before a network sees the data (wrong width, labels outside
+the model's classes, NaN inputs), so each bad input is named the same way everywhere.
 """
 
 from __future__ import annotations
