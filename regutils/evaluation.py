@@ -30,7 +30,7 @@ def check_split(data, split: str, *, input_dim: int | None = None, out_dim: int 
     with finite inputs and integer labels; with ``input_dim`` the inputs must have that many
     columns (the model's input width), with ``out_dim`` the labels must lie in
     ``[0, out_dim)``. :func:`regutils.fit` and :func:`regutils.sweep` check the training and
-    validation splits with it, :func:`evaluate` the split it scores.
+    validation splits with it, :func:`regutils.evaluate` the split it scores.
     """
     X, y = getattr(data, f"X_{split}", None), getattr(data, f"y_{split}", None)
     if not isinstance(X, torch.Tensor) or not isinstance(y, torch.Tensor):
@@ -50,8 +50,8 @@ def check_split(data, split: str, *, input_dim: int | None = None, out_dim: int 
 
 
 def check_model(model) -> None:
-    """``model`` must be a torch module (what :func:`regutils.fit`, :func:`predict` and
-    :func:`evaluate` run)."""
+    """``model`` must be a torch module (what :func:`regutils.fit`, :func:`regutils.predict`
+    and :func:`regutils.evaluate` run)."""
     if not isinstance(model, nn.Module):
         raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
 
@@ -129,7 +129,7 @@ def evaluate(model: nn.Module, data, split: str = "test", *, batch_size: int = E
     ------
     ValueError
         If ``split`` is not one of ``train``, ``val``, ``test``, ``model`` is not a torch module,
-        or the split fails :func:`check_split` against the model's ``input_dim`` and
+        or the split fails :func:`regutils.evaluation.check_split` against the model's ``input_dim`` and
         ``out_dim`` (where it has them, as :class:`regutils.MLP` does).
     """
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
