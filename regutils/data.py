@@ -173,8 +173,11 @@ def read_regression_csv(path: str | os.PathLike) -> pd.DataFrame:
         file, a row with too few fields, an unnamed column (the index ``DataFrame.to_csv()``
         writes by default), no ``y`` column, missing or unexpected feature columns, a
         non-numeric value (column and first bad data row, counting the header as line 1 so the
-        row number matches a text editor's line), or a NaN/infinite value.
+        row number matches a text editor's line), or a NaN/infinite value; ``path`` that is
+        not a path at all.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"path must be the CSV file's path (a str or os.PathLike), got {type(path).__name__}")
     path = Path(path)
     if path.is_symlink() and not path.exists():
         raise FileNotFoundError(f"{_link_problem(path)}; point the link at your CSV or remove it")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .checks import check_array, check_real
+
 # one colour per role, used the same way in every figure
 COLORS = {
     "ols": "0.35",
@@ -44,6 +46,11 @@ def _feature_colors(n_features: int, true_coef=None, groups=None) -> list:
     return colors
 
 
+def _check_dict(name: str, value, what: str) -> None:
+    if not isinstance(value, dict):
+        raise TypeError(f"{name} must be a dict of {what}, got {type(value).__name__}")
+
+
 def _check_path(path) -> None:
     for name in ("alphas", "coefs"):
         if not hasattr(path, name):
@@ -60,8 +67,12 @@ def plot_constraint_regions(A, center, radius: float, solutions: dict, *, levels
     import matplotlib.pyplot as plt
     from matplotlib.patches import Circle, Polygon
 
-    A = np.asarray(A, dtype=float)
-    c = np.asarray(center, dtype=float)
+    A = check_array("A", A, ndim=2)
+    c = check_array("center", center, ndim=1)
+    if A.shape != (2, 2) or c.shape != (2,):
+        raise ValueError(f"A must be 2 x 2 and center of length 2 (the plane of two weights), got {A.shape} and {c.shape}")
+    radius = check_real("radius", radius, 0, closed="neither")
+    _check_dict("solutions", solutions, "norm order -> minimizer")
     if set(solutions) != {1, 2}:
         raise ValueError(f"solutions must have keys 1 and 2, got {sorted(solutions)}")
     lim = 1.25 * max(np.abs(c).max() + radius, 2 * radius)
@@ -97,6 +108,7 @@ def plot_constraint_regions(A, center, radius: float, solutions: dict, *, levels
 def plot_shrinkage(z, curves: dict, *, threshold: float | None = None, ax=None):
     """Estimated coefficient against the least-squares coefficient ``z`` for orthonormal
     features: one line per entry of ``curves`` (label -> array like ``z``)."""
+    _check_dict("curves", curves, "label -> coefficients")
     ax = _axes(ax, figsize=(5.2, 4.0))
     z = np.asarray(z, dtype=float)
     styles = {"ols": ("--", COLORS["ols"]), "ridge": ("-", COLORS["ridge"]), "lasso": ("-", COLORS["lasso"]), "elasticnet": ("-", COLORS["elasticnet"])}
@@ -208,6 +220,7 @@ def _shade_blocks(ax, groups) -> None:
 def _per_feature_axes(ax, series: dict, what: str, groups, figsize):
     """``(ax, names, n, x)`` for a figure with one value per feature and series: the axes with
     the correlated blocks shaded, the series names, the number of features and their positions."""
+    _check_dict(what, series, "name -> one value per feature")
     ax = _axes(ax, figsize=figsize)
     names = list(series)
     if not names:
@@ -293,6 +306,10 @@ def plot_bias_variance(table, *, ax=None, title=None, ylim=None):
     (one model's rows of ``ru.bias_variance``). The noise floor is drawn as a
     horizontal line: no model can go below it on average.
     """
+    import pandas as pd
+
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"table must be a pandas DataFrame (one model's rows of ru.bias_variance), got {type(table).__name__}")
     ax = _axes(ax)
     missing = {"alpha", "bias2", "variance", "expected_mse", "noise"} - set(table.columns)
     if missing:

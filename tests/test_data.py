@@ -369,6 +369,9 @@ def test_read_regression_csv_of_a_folder_or_nothing(tmp_path):
         ru.read_regression_csv(tmp_path)
     with pytest.raises(FileNotFoundError, match=f"^{re.escape(str(tmp_path / 'none.csv'))}: no such file$"):
         ru.read_regression_csv(tmp_path / "none.csv")
+    for not_a_path, kind in ((None, "NoneType"), (3, "int"), ([str(tmp_path)], "list")):
+        with pytest.raises(ValueError, match=rf"^path must be the CSV file's path \(a str or os.PathLike\), got {kind}$"):
+            ru.read_regression_csv(not_a_path)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -133,3 +133,29 @@ def test_selection_frequency():
         plots.plot_selection_frequency({"A": [1.0, 0.0, 0.0], "B": [1.0, 2.0, 0.0]})
     with pytest.raises(ValueError, match=r"^freqs\['B'\] must be 3 values in \[0, 1\]$"):
         plots.plot_selection_frequency({"A": [1.0, 0.0, 0.0], "B": [1.0, 0.0]})
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: plots.plot_constraint_regions(np.eye(2), [1.5, 0.5], 1.0, [[1.0, 0.0], [0.9, 0.3]]), TypeError,
+         r"^solutions must be a dict of norm order -> minimizer, got list$"),
+        (lambda: plots.plot_constraint_regions(np.eye(3), [1.5, 0.5], 1.0, {}), ValueError,
+         r"^A must be 2 x 2 and center of length 2 \(the plane of two weights\), got \(3, 3\) and \(2,\)$"),
+        (lambda: plots.plot_constraint_regions(None, [1.5, 0.5], 1.0, {}), ValueError,
+         r"^A must be a 2-D array of numbers, got an array of shape \(\) and dtype object$"),
+        (lambda: plots.plot_constraint_regions(np.eye(2), [1.5, 0.5], -1.0, {}), ValueError,
+         "^radius must be a finite number > 0, got -1.0$"),
+        (lambda: plots.plot_shrinkage([0.0, 1.0], None), TypeError,
+         "^curves must be a dict of label -> coefficients, got NoneType$"),
+        (lambda: plots.plot_coef_comparison([[1.0, 0.0]]), TypeError,
+         "^coefs must be a dict of name -> one value per feature, got list$"),
+        (lambda: plots.plot_selection_frequency(None), TypeError,
+         "^freqs must be a dict of name -> one value per feature, got NoneType$"),
+        (lambda: plots.plot_bias_variance({"alpha": [1.0]}), TypeError,
+         r"^table must be a pandas DataFrame \(one model's rows of ru.bias_variance\), got dict$"),
+    ],
+)
+def test_figures_name_an_argument_of_the_wrong_kind(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
