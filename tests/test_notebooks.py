@@ -386,6 +386,13 @@ def code_cells(*sources):
         (["#remove\nn = 3", "%time m = n"], set()),  # a magic's code is a string: kept
         (["#remove\nn = 3", "y = [n for _ in range(2)]"], set()),  # read inside a comprehension
         (["#remove\nn = 3", "#remove\nm = 4", "print(m)"], {0}),
+        # a draw from a global generator changes every later draw; seeding starts afresh
+        (["#remove\nx = torch.randn(3)", "y = torch.randn(3)"], set()),
+        (["#remove\nx = torch.randn(3)", "torch.manual_seed(0)\ny = torch.rand(3)"], {0}),
+        (["#remove\nnp.random.shuffle(a)", "b = np.random.normal(size=3)"], set()),
+        (["#remove\nrng = np.random.default_rng(0)", "b = np.random.default_rng(1).normal()"], {0}),
+        (["#remove\nz = random.random()", "def f():\n    return random.choice('ab')"], set()),
+        (["#remove\nx = torch.randn(3)", "y = torch.zeros(3)"], {0}),
     ],
 )
 def test_removed_cells_are_those_no_later_cell_reads(cells, removed):

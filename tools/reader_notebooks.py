@@ -50,6 +50,46 @@ IN_PLACE = frozenset(
     "append extend insert remove pop clear sort reverse update setdefault popitem add discard".split()
 )
 
+# Calls that draw from (or seed) a library's global random generator, by dotted name. A
+# cell that draws changes what every later draw gets, as a cell that appends to a list
+# changes the list: the generator is a name ("<torch rng>") that such a call reads and
+# changes, and that seeding binds.
+GLOBAL_RNG = {
+    "torch": ("<torch rng>", "manual_seed", frozenset(
+        "rand randn randint randperm normal bernoulli multinomial poisson rand_like randn_like"
+        " randint_like".split())),
+    "np.random": ("<numpy rng>", "seed", None),  # every function but the generator classes
+    "numpy.random": ("<numpy rng>", "seed", None),
+    "random": ("<random rng>", "seed", frozenset(
+        "random randint randrange choice choices shuffle sample uniform gauss normalvariate"
+        " getrandbits".split())),
+}
+NUMPY_GENERATORS = frozenset(
+    "default_rng Generator RandomState SeedSequence BitGenerator PCG64 PCG64DXSM MT19937 Philox"
+    " SFC64".split()
+)
+
+
+def _global_rng(func) -> tuple[str, bool] | None:
+    """``(generator name, seeds?)`` when ``func`` is a global-generator call, else None."""
+    parts = []
+    while isinstance(func, ast.Attribute):
+        parts.append(func.attr)
+        func = func.value
+    if not isinstance(func, ast.Name) or not parts:
+        return None
+    *owner, attr = [func.id, *reversed(parts)]
+    entry = GLOBAL_RNG.get(".".join(owner))
+    if entry is None:
+        return None
+    name, seed, draws = entry
+    if attr == seed:
+        return name, True
+    if (attr in draws) if draws is not None else attr not in NUMPY_GENERATORS:
+        return name, False
+    return None
+
+
 # Modules chapters import that neither Colab nor regutils' own dependencies provide, and the
 # distributions that do (none at present: myst-nb's glue is rewritten, see above).
 COLAB_EXTRAS: dict[str, str] = {}
@@ -158,9 +198,11 @@ class _Names(ast.NodeVisitor):
     ``x[k] = …``, ``x.a = …`` and ``x += …`` read ``x`` and change it: they count as both.
     So does a call of a method that changes its object in place (``x.append(…)``, torch's
     ``x.add_(…)``): those names are also in ``changed``, and a module's name (``imported``)
-    is never changed that way (``np.add`` is a function). A comprehension's variables stay
-    inside it; so do a function's parameters and locals. Other side effects (a random
-    generator's state, files) are not seen.
+    is never changed that way (``np.add`` is a function). A draw from a library's global
+    random generator (``torch.randn``, ``np.random.normal``) reads and changes that generator
+    (:data:`GLOBAL_RNG`), and seeding it binds it. A comprehension's variables stay inside it;
+    so do a function's parameters and locals. Other side effects (draws inside a library
+    call, such as a dropout layer in training mode; files) are not seen.
     """
 
     def __init__(self, bound=()):
@@ -270,6 +312,14 @@ class _Names(ast.NodeVisitor):
 
     def visit_Call(self, node):
         self.generic_visit(node)
+        rng = _global_rng(node.func)
+        if rng is not None:
+            name, seeds = rng
+            if seeds:
+                self.bound.add(name)
+            else:
+                self.read(name)
+                self.changed.add(name)
         method = node.func
         if isinstance(method, ast.Attribute) and isinstance(method.value, ast.Name):
             if method.attr in IN_PLACE or re.fullmatch(r"[a-z]\w*[a-z0-9]_", method.attr):
