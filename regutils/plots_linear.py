@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import check_array, check_real
+from .checks import check_array, check_int, check_real
 
 # one colour per role, used the same way in every figure
 COLORS = {
@@ -33,9 +33,31 @@ def _axes(ax, figsize=(6.4, 4.0)):
     return ax
 
 
+def _per_feature(n_features: int, true_coef=None, groups=None):
+    """``(true_coef, groups)`` checked against ``n_features``: one number per feature and one
+    integer block label per feature (``-1``: independent), either may be None."""
+    if true_coef is not None:
+        true_coef = check_array("true_coef", true_coef, ndim=1)
+    if groups is not None:
+        groups = check_array("groups", groups, ndim=1, integer=True)
+    for name, arr in (("true_coef", true_coef), ("groups", groups)):
+        if arr is not None and len(arr) != n_features:
+            raise ValueError(f"{name} needs one entry per feature ({n_features}), got {len(arr)}")
+    return true_coef, groups
+
+
+def _series(name: str, value, length: int | None = None):
+    """``value`` as a 1-D float array of finite numbers named ``name``, of ``length`` if given."""
+    arr = check_array(name, value, ndim=1)
+    if length is not None and len(arr) != length:
+        raise ValueError(f"{name} has shape {arr.shape}, the alphas have ({length},)")
+    return arr
+
+
 def _feature_colors(n_features: int, true_coef=None, groups=None) -> list:
     """Features in the true support get a colour (one per correlated block, one for the
     independent ones); the others are light grey."""
+    true_coef, groups = _per_feature(n_features, true_coef, groups)
     colors = []
     for j in range(n_features):
         if true_coef is None or true_coef[j] != 0:
@@ -82,7 +104,9 @@ def plot_constraint_regions(A, center, radius: float, solutions: dict, *, levels
     loss = np.einsum("...i,ij,...j->...", D, A, D)
     fig, axes = plt.subplots(1, 2, figsize=(8, 4), layout="constrained", sharey=True)
     for ax, order in zip(axes, (1, 2)):
-        w = np.asarray(solutions[order], dtype=float)
+        w = check_array(f"solutions[{order}]", solutions[order], ndim=1)
+        if w.shape != (2,):
+            raise ValueError(f"solutions[{order}] must be a point of the plane (2 values), got shape {w.shape}")
         touch = (w - c) @ A @ (w - c)
         # contour levels spaced so that one of them passes through the solution
         ax.contour(W1, W2, loss, levels=touch * np.arange(1, levels + 1) ** 2 / 4, colors="0.6", linewidths=0.8)
@@ -110,16 +134,16 @@ def plot_shrinkage(z, curves: dict, *, threshold: float | None = None, ax=None):
     features: one line per entry of ``curves`` (label -> array like ``z``)."""
     _check_dict("curves", curves, "label -> coefficients")
     ax = _axes(ax, figsize=(5.2, 4.0))
-    z = np.asarray(z, dtype=float)
+    z = check_array("z", z, ndim=1)
     styles = {"ols": ("--", COLORS["ols"]), "ridge": ("-", COLORS["ridge"]), "lasso": ("-", COLORS["lasso"]), "elasticnet": ("-", COLORS["elasticnet"])}
     for i, (label, w) in enumerate(curves.items()):
-        w = np.asarray(w, dtype=float)
+        w = check_array(f"curves[{label!r}]", w)
         if w.shape != z.shape:
             raise ValueError(f"curve {label!r} has shape {w.shape}, z has {z.shape}")
         key = next((k for k in styles if label.lower().replace(" ", "").startswith(k)), None)
         ls, color = styles.get(key, ("-", f"C{i}"))
         ax.plot(z, w, ls, color=color, lw=2, label=label)
-    if threshold is not None:
+    if check_real("threshold", threshold, 0, allow_none=True) is not None:
         ax.axvspan(-threshold, threshold, color=COLORS["lasso"], alpha=0.12, label="lasso sets to 0")
     ax.axhline(0, color="0.85", lw=0.8, zorder=0)
     ax.set(xlabel="least-squares coefficient $z_j = x_j^\\top y$", ylabel="penalized coefficient $w_j$")
@@ -134,6 +158,7 @@ def plot_path(path, *, true_coef=None, groups=None, chosen_alpha=None, ax=None, 
     rest are grey; ``chosen_alpha`` is marked with a dashed vertical line.
     """
     _check_path(path)
+    chosen_alpha = check_real("chosen_alpha", chosen_alpha, 0, closed="neither", allow_none=True)
     ax = _axes(ax)
     coefs = np.abs(path.coefs) if absolute else path.coefs
     colors = _feature_colors(coefs.shape[0], true_coef, groups)
@@ -155,12 +180,18 @@ def plot_path(path, *, true_coef=None, groups=None, chosen_alpha=None, ax=None, 
 
 def plot_mse_curves(alphas, *, train, cv_mean, cv_se=None, test=None, chosen_alpha=None, ols_test=None, ax=None, title=None):
     """Training, cross-validated (± one standard error) and test MSE against alpha."""
+    alphas = check_array("alphas", alphas, ndim=1, min_len=1)
+    n = len(alphas)
+    train, cv_mean = _series("train", train, n), _series("cv_mean", cv_mean, n)
+    cv_se = None if cv_se is None else _series("cv_se", cv_se, n)
+    test = None if test is None else _series("test", test, n)
+    chosen_alpha = check_real("chosen_alpha", chosen_alpha, 0, closed="neither", allow_none=True)
+    ols_test = check_real("ols_test", ols_test, allow_none=True)
     ax = _axes(ax)
-    alphas = np.asarray(alphas, dtype=float)
     ax.plot(alphas, train, color=COLORS["train"], lw=2, label="training")
     ax.plot(alphas, cv_mean, color=COLORS["cv"], lw=2, label="5-fold CV (training split)")
     if cv_se is not None:
-        ax.fill_between(alphas, np.asarray(cv_mean) - cv_se, np.asarray(cv_mean) + cv_se, color=COLORS["cv"], alpha=0.2, lw=0)
+        ax.fill_between(alphas, cv_mean - cv_se, cv_mean + cv_se, color=COLORS["cv"], alpha=0.2, lw=0)
     if test is not None:
         ax.plot(alphas, test, color=COLORS["test"], lw=1.5, ls=":", label="test (shown, never used to choose)")
     if ols_test is not None:
@@ -180,11 +211,13 @@ def plot_coef_and_mse(path, mse: dict, *, true_coef=None, groups=None, chosen_al
     axis, ``mse`` maps a label to an array over ``path.alphas``) against alpha, log scale.
     Returns the left Axes; the right one is ``ax.right_ax``."""
     _check_path(path)
+    _check_dict("mse", mse, "label -> MSE per alpha")
+    chosen_alpha = check_real("chosen_alpha", chosen_alpha, 0, closed="neither", allow_none=True)
     ax = plot_path(path, true_coef=true_coef, groups=groups, ax=ax, absolute=True)
     ax2 = ax.twinx()
     styles = {"train": ("-", COLORS["train"]), "cv": ("-", COLORS["cv"]), "test": (":", COLORS["test"])}
     for i, (label, values) in enumerate(mse.items()):
-        values = np.asarray(values, dtype=float)
+        values = check_array(f"mse[{label!r}]", values)
         if values.shape != path.alphas.shape:
             raise ValueError(f"mse[{label!r}] has shape {values.shape}, the path has {path.alphas.shape} alphas")
         key = next((k for k in styles if label.lower().startswith(k)), None)
@@ -213,7 +246,7 @@ def _shade_blocks(ax, groups) -> None:
     if groups is None:
         return
     for g in sorted(set(int(v) for v in groups if v >= 0)):
-        idx = np.flatnonzero(np.asarray(groups) == g)
+        idx = np.flatnonzero(groups == g)
         ax.axvspan(idx.min() - 0.5, idx.max() + 0.5, color="0.93" if g % 2 else "0.87", zorder=0)
 
 
@@ -225,7 +258,8 @@ def _per_feature_axes(ax, series: dict, what: str, groups, figsize):
     names = list(series)
     if not names:
         raise ValueError(f"{what} is empty")
-    n = len(np.asarray(series[names[0]]))
+    n = len(check_array(f"{what}[{names[0]!r}]", series[names[0]], ndim=1))
+    _, groups = _per_feature(n, None, groups)
     _shade_blocks(ax, groups)
     return ax, names, n, np.arange(n)
 
@@ -237,12 +271,13 @@ def plot_coef_comparison(coefs: dict, *, true_coef=None, groups=None, feature_na
     black bars.
     """
     ax, names, n, x = _per_feature_axes(ax, coefs, "coefs", groups, figsize=(10, 3.8))
+    true_coef, _ = _per_feature(n, true_coef)
     if true_coef is not None:
         ax.bar(x, true_coef, width=0.8, color="none", edgecolor="k", lw=1, label="true", zorder=1)
     offsets = np.linspace(-0.25, 0.25, len(names)) if len(names) > 1 else [0.0]
     markers = "os^Dv"
     for i, (name, w) in enumerate(coefs.items()):
-        w = np.asarray(w, dtype=float)
+        w = check_array(f"coefs[{name!r}]", w)
         if w.shape != (n,):
             raise ValueError(f"coefs[{name!r}] has shape {w.shape}, expected ({n},)")
         color = _model_color(name, i)
@@ -264,6 +299,8 @@ def plot_path_frame(path, k: int, *, mse: dict, true_coef=None, groups=None, mse
     import matplotlib.pyplot as plt
 
     _check_path(path)
+    _check_dict("mse", mse, "label -> MSE per alpha")
+    k = check_int("k", k)
     if not 0 <= k < len(path.alphas):
         raise ValueError(f"k must index path.alphas (0..{len(path.alphas) - 1}), got {k}")
     # fixed margins, not constrained layout: a widget renders dozens of these frames, and
@@ -273,6 +310,7 @@ def plot_path_frame(path, k: int, *, mse: dict, true_coef=None, groups=None, mse
     w = path.coefs[:, k]
     n = len(w)
     colors = _feature_colors(n, true_coef, groups)
+    true_coef, _ = _per_feature(n, true_coef)
     left.bar(np.arange(n), w, color=colors, width=0.8)
     if true_coef is not None:
         left.scatter(np.arange(n), true_coef, marker="_", s=60, color="k", lw=1.2, label="true", zorder=3)
@@ -283,7 +321,7 @@ def plot_path_frame(path, k: int, *, mse: dict, true_coef=None, groups=None, mse
     left.set_title(f"{label}: alpha={path.alphas[k]:.3g}, {np.count_nonzero(w)} non-zero", fontsize="medium")
     styles = {"train": ("-", COLORS["train"]), "cv": ("-", COLORS["cv"]), "test": (":", COLORS["test"])}
     for i, (name, values) in enumerate(mse.items()):
-        values = np.asarray(values, dtype=float)
+        values = check_array(f"mse[{name!r}]", values)
         if values.shape != path.alphas.shape:
             raise ValueError(f"mse[{name!r}] has shape {values.shape}, the path has {path.alphas.shape} alphas")
         ls, color = styles.get(next((s for s in styles if name.lower().startswith(s)), None), ("-", f"C{i}"))
@@ -341,13 +379,14 @@ def plot_selection_frequency(freqs: dict, *, true_coef=None, groups=None, featur
     ax, names, n, x = _per_feature_axes(ax, freqs, "freqs", groups, figsize=(10, 3.4))
     width = 0.8 / len(names)
     for i, (name, f) in enumerate(freqs.items()):
-        f = np.asarray(f, dtype=float)
+        f = check_array(f"freqs[{name!r}]", f)
         if f.shape != (n,) or np.any((f < 0) | (f > 1)):
             raise ValueError(f"freqs[{name!r}] must be {n} values in [0, 1]")
         color = _model_color(name, i)
         ax.bar(x + (i - (len(names) - 1) / 2) * width, f, width=width, color=color, label=name, zorder=2)
+    true_coef, _ = _per_feature(n, true_coef)
     if true_coef is not None:
-        support = np.flatnonzero(np.asarray(true_coef) != 0)
+        support = np.flatnonzero(true_coef != 0)
         ax.plot(support, np.ones(len(support)), "k.", ms=5, label="truly non-zero", zorder=3)
     if feature_names is not None:
         ax.set_xticks(x[::4], [feature_names[j] for j in x[::4]], fontsize="small")

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from .checks import check_array, check_int
 from .plots_linear import _axes
 
 __all__ = [
@@ -139,11 +140,11 @@ def plot_confusion(confusion, *, ax=None, title: str | None = None, class_names:
     """
     import matplotlib.pyplot as plt
 
-    cm = np.asarray(confusion)
-    if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] == 0:
+    cm = check_array("confusion", confusion, ndim=2)
+    if cm.shape[0] != cm.shape[1] or cm.shape[0] == 0:
         raise ValueError(f"confusion must be a non-empty square matrix, got shape {cm.shape}")
-    if np.any(cm < 0) or not np.all(np.isfinite(cm)):
-        raise ValueError("confusion must hold finite, non-negative counts")
+    if np.any(cm < 0):
+        raise ValueError("confusion must hold non-negative counts")
     k = cm.shape[0]
     names = [str(i) for i in range(k)] if class_names is None else list(class_names)
     if len(names) != k:
@@ -189,18 +190,18 @@ def plot_predictions(
     """
     import matplotlib.pyplot as plt
 
-    imgs = np.asarray(images, dtype=float)
+    imgs = check_array("images", images)
     if imgs.ndim != 3 or len(imgs) == 0:
         raise ValueError(f"images must have shape (N, height, width) with N >= 1, got {imgs.shape}")
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    y_true = check_array("y_true", y_true, integer=True)
+    y_pred = check_array("y_pred", y_pred, integer=True)
     if y_true.shape != (len(imgs),) or y_pred.shape != (len(imgs),):
         raise ValueError(f"y_true and y_pred need one label per image ({len(imgs)})")
     if confidence is not None:
-        confidence = np.asarray(confidence, dtype=float)
+        confidence = check_array("confidence", confidence)
         if confidence.shape != (len(imgs),):
             raise ValueError(f"confidence needs one value per image ({len(imgs)})")
-    if not isinstance(ncols, int) or ncols < 1:
-        raise ValueError(f"ncols must be a positive integer, got {ncols!r}")
+    ncols = check_int("ncols", ncols, 1)
     ncols = min(ncols, len(imgs))
     nrows = -(-len(imgs) // ncols)
     if figsize is None:
@@ -271,14 +272,11 @@ def plot_weight_histograms(weights: Mapping[str, np.ndarray], *, bins: int = 80,
     """
     if not weights:
         raise ValueError("weights is empty: need at least one label -> array")
-    flat = {k: np.asarray(v, dtype=float).ravel() for k, v in weights.items()}
+    flat = {k: check_array(f"weights[{k!r}]", v).ravel() for k, v in weights.items()}
     for k, v in flat.items():
         if v.size == 0:
             raise ValueError(f"weights[{k!r}] is empty")
-        if not np.all(np.isfinite(v)):
-            raise ValueError(f"weights[{k!r}] holds NaN or infinity")
-    if not isinstance(bins, int) or bins < 1:
-        raise ValueError(f"bins must be a positive integer, got {bins!r}")
+    bins = check_int("bins", bins, 1)
     lo = min(v.min() for v in flat.values()) if xlim is None else xlim[0]
     hi = max(v.max() for v in flat.values()) if xlim is None else xlim[1]
     if hi <= lo:
@@ -304,7 +302,7 @@ def plot_shrinkage_filters(eigvals, curves: Mapping[str, np.ndarray], *, ax=None
     -------
     matplotlib.axes.Axes
     """
-    lam = np.asarray(eigvals, dtype=float)
+    lam = check_array("eigvals", eigvals)
     if lam.ndim != 1 or lam.size == 0 or np.any(lam <= 0):
         raise ValueError("eigvals must be a non-empty 1-d array of positive values")
     if not curves:
@@ -313,7 +311,7 @@ def plot_shrinkage_filters(eigvals, curves: Mapping[str, np.ndarray], *, ax=None
     ax = _axes(ax)
     styles = ["-", "--", ":", "-."]
     for i, (name, f) in enumerate(curves.items()):
-        f = np.asarray(f, dtype=float)
+        f = check_array(f"curves[{name!r}]", f)
         if f.shape != lam.shape:
             raise ValueError(f"curve {name!r} must have the shape of eigvals {lam.shape}, got {f.shape}")
         ax.plot(lam[order], f[order], styles[i % 4], marker="o", ms=3, lw=1.6, label=name)
@@ -362,7 +360,7 @@ def plot_seed_intervals(
     """
     from .stats import summarize_seeds
 
-    x = np.asarray(values, dtype=float)
+    x = check_array("values", values)
     if x.ndim != 1 or x.size == 0:
         raise ValueError(f"values must be a non-empty 1-d sequence, got shape {x.shape}")
     if not series:
@@ -371,12 +369,12 @@ def plot_seed_intervals(
         raise ValueError("logx=True needs values > 0")
     ax = _axes(ax)
     if reference is not None:
-        ref = summarize_seeds(np.asarray(reference, dtype=float).ravel(), confidence)
+        ref = summarize_seeds(check_array("reference", reference).ravel(), confidence)
         lo, hi = ref["mean"] - ref["half_width"], ref["mean"] + ref["half_width"]
         ax.axhspan(lo, hi, color="0.88", label=f"{reference_label} ({confidence:.0%} interval)")
         ax.axhline(ref["mean"], color="0.6", lw=1)
     for i, (name, scores) in enumerate(series.items()):
-        s = np.asarray(scores, dtype=float)
+        s = check_array(f"series[{name!r}]", scores)
         if s.ndim != 2 or s.shape[0] != x.size or s.shape[1] < 2:
             raise ValueError(f"series {name!r} must have shape ({x.size}, seeds >= 2), got {np.shape(scores)}")
         rows = [summarize_seeds(row, confidence) for row in s]

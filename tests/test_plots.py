@@ -152,10 +152,58 @@ def test_selection_frequency():
          "^coefs must be a dict of name -> one value per feature, got list$"),
         (lambda: plots.plot_selection_frequency(None), TypeError,
          "^freqs must be a dict of name -> one value per feature, got NoneType$"),
+        (lambda: plots.plot_path_frame(_path(), 0, mse=[np.ones(5)]), TypeError,
+         "^mse must be a dict of label -> MSE per alpha, got list$"),
         (lambda: plots.plot_bias_variance({"alpha": [1.0]}), TypeError,
          r"^table must be a pandas DataFrame \(one model's rows of ru.bias_variance\), got dict$"),
     ],
 )
 def test_figures_name_an_argument_of_the_wrong_kind(call, error, message):
     with pytest.raises(error, match=message):
+        call()
+
+
+def _path():
+    alphas = np.logspace(-2, 1, 5)
+    return CoefPath(alphas=alphas, coefs=np.ones((3, 5)), intercepts=np.zeros(5), penalty="lasso")
+
+
+_CURVE = np.linspace(1.0, 2.0, 5)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: plots.plot_shrinkage(["a", "b"], {"ridge": [0.0, 1.0]}),
+         r"^z must be a 1-D array of numbers, got an array of shape \(2,\) and dtype <U1$"),
+        (lambda: plots.plot_shrinkage([0.0, 1.0], {"ridge": [0.0, np.nan]}),
+         r"^curves\['ridge'\] must contain only finite numbers, got nan at index 1$"),
+        (lambda: plots.plot_shrinkage([0.0, 1.0], {"lasso": [0.0, 0.5]}, threshold=-1),
+         "^threshold must be a finite number >= 0 or None, got -1$"),
+        (lambda: plots.plot_constraint_regions(np.eye(2), [1.5, 0.5], 1.0, {1: [1.0, 0.0, 0.0], 2: [0.9, 0.3]}),
+         r"^solutions\[1\] must be a point of the plane \(2 values\), got shape \(3,\)$"),
+        (lambda: plots.plot_mse_curves(_path().alphas, train=_CURVE, cv_mean=_CURVE[:3]),
+         r"^cv_mean has shape \(3,\), the alphas have \(5,\)$"),
+        (lambda: plots.plot_mse_curves(_path().alphas, train=_CURVE, cv_mean=_CURVE, test=["x"] * 5),
+         r"^test must be a 1-D array of numbers, got an array of shape \(5,\) and dtype <U1$"),
+        (lambda: plots.plot_mse_curves(_path().alphas, train=_CURVE, cv_mean=_CURVE, chosen_alpha=0.0),
+         "^chosen_alpha must be a finite number > 0 or None, got 0.0$"),
+        (lambda: plots.plot_path(_path(), true_coef=[1.0, 0.0]),
+         r"^true_coef needs one entry per feature \(3\), got 2$"),
+        (lambda: plots.plot_path(_path(), groups=[0.5, 0.0, -1.0]),
+         r"^groups must be a 1-D array of integers, got an array of shape \(3,\) and dtype float64$"),
+        (lambda: plots.plot_coef_and_mse(_path(), {"CV": [np.inf] * 5}),
+         r"^mse\['CV'\] must contain only finite numbers, got inf at index 0$"),
+        (lambda: plots.plot_path_frame(_path(), 1.0, mse={}),
+         "^k must be an integer, got 1.0$"),
+        (lambda: plots.plot_coef_comparison({"A": [1.0, 0.0]}, groups=[0, 0, 0]),
+         r"^groups needs one entry per feature \(2\), got 3$"),
+        (lambda: plots.plot_coef_comparison({"A": "ab"}),
+         r"^coefs\['A'\] must be a 1-D array of numbers, got an array of shape \(\) and dtype <U2$"),
+        (lambda: plots.plot_selection_frequency({"A": [1.0, 0.0]}, true_coef=[1.0, None]),
+         r"^true_coef must be a 1-D array of numbers, got an array of shape \(2,\) and dtype object$"),
+    ],
+)
+def test_figures_name_a_bad_array_or_number(call, message):
+    with pytest.raises(ValueError, match=message):
         call()

@@ -94,8 +94,11 @@ def test_confusion_shows_off_diagonal_counts_and_hides_diagonal():
     [
         (np.zeros((2, 3)), r"^confusion must be a non-empty square matrix, got shape \(2, 3\)$"),
         (np.zeros((0, 0)), r"^confusion must be a non-empty square matrix, got shape \(0, 0\)$"),
-        (np.array([[1, -1], [0, 2]]), "^confusion must hold finite, non-negative counts$"),
-        (np.array([[1, np.nan], [0, 2]]), "^confusion must hold finite, non-negative counts$"),
+        (np.array([[1, -1], [0, 2]]), "^confusion must hold non-negative counts$"),
+        (np.array([[1, np.nan], [0, 2]]), r"^confusion must contain only finite numbers, got nan at index \(0, 1\)$"),
+        (np.array([["a", "b"], ["c", "d"]]),
+         "^confusion must be a 2-D array of numbers, got an array of shape \\(2, 2\\) and dtype <U1$"),
+        (np.arange(4), r"^confusion must be a 2-D array of numbers, got an array of shape \(4,\) and dtype int64$"),
     ],
 )
 def test_confusion_bad_input(cm, message):
@@ -127,7 +130,14 @@ def test_predictions_grid_marks_wrong_answers(rng):
         (np.zeros((0, 4, 4)), [], [], {}, r"^images must have shape \(N, height, width\) with N >= 1, got \(0, 4, 4\)$"),
         (np.zeros((2, 4, 4)), [1], [1, 2], {}, r"^y_true and y_pred need one label per image \(2\)$"),
         (np.zeros((2, 4, 4)), [1, 2], [1, 2], {"confidence": [0.5]}, r"^confidence needs one value per image \(2\)$"),
-        (np.zeros((2, 4, 4)), [1, 2], [1, 2], {"ncols": 0}, "^ncols must be a positive integer, got 0$"),
+        (np.zeros((2, 4, 4)), [1, 2], [1, 2], {"ncols": 0}, "^ncols must be an integer >= 1, got 0$"),
+        (np.zeros((2, 4, 4)), [1, 2], [1, 2], {"ncols": 2.0}, "^ncols must be an integer >= 1, got 2.0$"),
+        (np.full((1, 2, 2), "x"), [1], [1], {},
+         r"^images must be an array of numbers, got an array of shape \(1, 2, 2\) and dtype <U1$"),
+        (np.zeros((2, 4, 4)), [1, 2], [1.5, 2], {},
+         r"^y_pred must be an array of integers, got an array of shape \(2,\) and dtype float64$"),
+        (np.zeros((2, 4, 4)), [1, 2], [1, 2], {"confidence": [0.5, np.inf]},
+         r"^confidence must contain only finite numbers, got inf at index 1$"),
     ],
 )
 def test_predictions_bad_input(images, y_true, y_pred, kwargs, message):
@@ -159,8 +169,9 @@ def test_weight_histograms_share_bins_and_integrate_to_one(rng):
     [
         ({}, {}, "^weights is empty: need at least one label -> array$"),
         ({"a": np.array([])}, {}, r"^weights\['a'\] is empty$"),
-        ({"a": np.array([1.0, np.nan])}, {}, r"^weights\['a'\] holds NaN or infinity$"),
-        ({"a": np.array([1.0, 2.0])}, {"bins": 0}, "^bins must be a positive integer, got 0$"),
+        ({"a": np.array([1.0, np.nan])}, {}, r"^weights\['a'\] must contain only finite numbers, got nan at index 1$"),
+        ({"a": ["x", "y"]}, {}, r"^weights\['a'\] must be an array of numbers, got an array of shape \(2,\) and dtype <U1$"),
+        ({"a": np.array([1.0, 2.0])}, {"bins": 0}, "^bins must be an integer >= 1, got 0$"),
     ],
 )
 def test_weight_histograms_bad_input(weights, kwargs, message):
@@ -183,6 +194,9 @@ def test_shrinkage_filters_sorted_by_eigenvalue():
         (np.array([0.0, 1.0]), {"a": np.zeros(2)}, "^eigvals must be a non-empty 1-d array of positive values$"),
         (np.array([1.0, 2.0]), {}, "^curves is empty$"),
         (np.array([1.0, 2.0]), {"a": np.zeros(3)}, r"^curve 'a' must have the shape of eigvals \(2,\), got \(3,\)$"),
+        (np.array([1.0, np.nan]), {"a": np.zeros(2)}, r"^eigvals must contain only finite numbers, got nan at index 1$"),
+        (np.array([1.0, 2.0]), {"a": [None, 1]},
+         r"^curves\['a'\] must be an array of numbers, got an array of shape \(2,\) and dtype object$"),
     ],
 )
 def test_shrinkage_filters_bad_input(lam, curves, message):
@@ -228,6 +242,8 @@ def test_seed_intervals_reference_band_is_its_interval():
         ([1, 2], {"a": np.ones((2, 1))}, r"^series 'a' must have shape \(2, seeds >= 2\), got \(2, 1\)$"),
         ([1, 2], {"a": np.ones((3, 2))}, r"^series 'a' must have shape \(2, seeds >= 2\), got \(3, 2\)$"),
         ([0, 1], {"a": np.ones((2, 2))}, "^logx=True needs values > 0$"),
+        (["a"], {"a": np.ones((1, 2))}, r"^values must be an array of numbers, got an array of shape \(1,\) and dtype <U1$"),
+        ([1], {"a": [[1.0, np.nan]]}, r"^series\['a'\] must contain only finite numbers, got nan at index \(0, 1\)$"),
     ],
 )
 def test_seed_intervals_bad_input(values, series, message):
