@@ -41,14 +41,14 @@ import hashlib
 import io
 import json
 import os
-import shutil
+import re
 import warnings
 import weakref
 from pathlib import Path
 
 import torch
 
-from .checks import env_flag
+from .checks import check_str, env_flag
 from .fileio import TRAINING_SOURCES, atomic_write_bytes
 from .fileio import code_hash
 
@@ -169,9 +169,14 @@ def make_key(kind: str, config: dict, data) -> str:
 
     Raises
     ------
+    ValueError
+        If ``kind`` is not a non-empty string or ``config`` is not a dict.
     TypeError
         If ``config`` or ``data.spec`` holds something JSON cannot encode.
     """
+    check_str("kind", kind)
+    if not isinstance(config, dict):
+        raise ValueError(f"config must be a dict of the run's settings, got {type(config).__name__}")
     payload = {
         "format": _FORMAT,
         "kind": kind,
@@ -186,7 +191,14 @@ def make_key(kind: str, config: dict, data) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+_KEY = re.compile(r"[0-9a-f]{64}")
+
+
 def _path(key: str) -> Path:
+    """The entry file of ``key``; a key that :func:`make_key` cannot have made (and that
+    could name a file outside the cache folder) is a ``ValueError``."""
+    if not isinstance(key, str) or not _KEY.fullmatch(key):
+        raise ValueError(f"key must be a key of make_key (64 lowercase hexadecimal digits), got {key!r}")
     return cache_dir() / f"{key}.pt"
 
 
@@ -304,12 +316,24 @@ def _check_structure(entry, required: tuple[str, ...]) -> None:
 
 
 def clear() -> int:
-    """Delete every entry in :func:`cache_dir`; return how many files were removed."""
+    """Delete every entry in :func:`cache_dir` (and the temporary file of a write that was
+    interrupted); return how many entries were removed.
+
+    Only the cache's own files are touched: the folder is removed when that leaves it empty,
+    so a ``REGUTILS_CACHE_DIR`` pointed at a folder that holds other files keeps them.
+    """
     folder = cache_dir()
     if not folder.is_dir():
         return 0
-    count = sum(1 for p in folder.iterdir() if p.is_file())
-    shutil.rmtree(folder)
+    count = 0
+    for p in folder.iterdir():
+        entry = p.suffix == ".pt" and _KEY.fullmatch(p.stem) is not None
+        partial = p.name.startswith(".") and p.name.endswith(".part") and _KEY.match(p.name[1:]) is not None
+        if p.is_file() and not p.is_symlink() and (entry or partial):
+            p.unlink()
+            count += entry
+    if not any(folder.iterdir()):
+        folder.rmdir()
     return count
 
 

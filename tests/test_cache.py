@@ -287,7 +287,7 @@ def test_failed_write_leaves_nothing(cache_dir, monkeypatch):
 
     monkeypatch.setattr(cache.os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
-        cache.save("k" * 64, {"x": torch.ones(2)})
+        cache.save("a" * 64, {"x": torch.ones(2)})
     assert list(cache_dir.iterdir()) == []
 
 
@@ -295,6 +295,34 @@ def test_clear(data, cache_dir):
     ru.fit(MLP(hidden=HIDDEN, seed=0), data, cache=True, **FIT)
     assert cache.clear() == 1 and not cache_dir.exists()
     assert cache.clear() == 0
+
+
+def test_clear_removes_only_the_cache_s_own_files(cache_dir):
+    # REGUTILS_CACHE_DIR pointed at a folder that holds other files: those stay
+    cache.save("b" * 64, {"x": torch.ones(2)})
+    (cache_dir / f".{'c' * 64}.pt.x1y2.part").write_bytes(b"half an entry")  # an interrupted write
+    for name in ("notes.txt", "model.pt", "d" * 64):
+        (cache_dir / name).write_text("mine")
+    (cache_dir / "sub").mkdir()
+    assert cache.clear() == 1
+    assert sorted(p.name for p in cache_dir.iterdir()) == sorted(["notes.txt", "model.pt", "d" * 64, "sub"])
+
+
+@pytest.mark.parametrize("key", ["../" + "a" * 61, "A" * 64, "a" * 63, 7, None])
+def test_a_key_make_key_cannot_have_made_is_refused(cache_dir, key):
+    message = r"^key must be a key of make_key \(64 lowercase hexadecimal digits\), got "
+    with pytest.raises(ValueError, match=message):
+        cache.load(key)
+    with pytest.raises(ValueError, match=message):
+        cache.save(key, {"x": torch.ones(2)})
+    assert not cache_dir.exists()
+
+
+def test_make_key_checks_kind_and_config(data):
+    with pytest.raises(ValueError, match=r"^kind must be a non-empty string, got None$"):
+        cache.make_key(None, {}, data)
+    with pytest.raises(ValueError, match="^config must be a dict of the run's settings, got list$"):
+        cache.make_key("fit", [1], data)
 
 
 def test_default_location(monkeypatch):
