@@ -756,7 +756,7 @@ def family_sentence(named_records, confidence=0.95) -> str:
     ``named_records`` are ``(name, record)`` pairs; the sentence names the records that stay
     decided and those that were decided on their own but not in the family: ``"Read together
     as one family of 8 comparisons, with Holm's adjustment, a and b stay decided; c does
-    not."``
+    not."``, or ``"…, none stays decided, although c is decided on its own."``
 
     Raises
     ------
@@ -778,8 +778,14 @@ def family_sentence(named_records, confidence=0.95) -> str:
                if w == "not decided" and decision(r) != "not decided"]
     count = f"{len(pairs)} comparison{'' if len(pairs) == 1 else 's'}"
     text = f"Read together as one family of {count}, with Holm's adjustment, "
-    text += (name_list(kept, style="") + (" stays" if len(kept) == 1 else " stay") + " decided"
-             if kept else "none stays decided")
-    if dropped:
-        text += "; " + name_list(dropped, style="") + (" does" if len(dropped) == 1 else " do") + " not"
+    one = len(dropped) == 1
+    if kept:
+        text += name_list(kept, style="") + (" stays" if len(kept) == 1 else " stay") + " decided"
+        if dropped:
+            text += "; " + name_list(dropped, style="") + (" does" if one else " do") + " not"
+    else:
+        text += "none stays decided"
+        if dropped:
+            text += (", although " + name_list(dropped, style="")
+                     + (" is decided on its own" if one else " are decided on their own"))
     return text + "."

@@ -280,7 +280,15 @@ def test_family_sentence_names_what_stays_and_what_drops():
         "decided.")
     assert stats.family_sentence([("z", record_with(0.2, -1.0))], confidence=0.99) == (
         "Read together as one family of 1 comparison, with Holm's adjustment, none stays "
-        "decided; z does not.")
+        "decided, although z is decided on its own.")
+    pair = [(n, record_with(q, -1.0)) for n, q in (("u", 0.03), ("v", 0.04))]
+    assert stats.family_sentence(pair) == (
+        "Read together as one family of 2 comparisons, with Holm's adjustment, none stays "
+        "decided, although u and v are decided on their own.")
+    undecided = [("w", dict(delta=0.1, ci_low=-1.0, ci_high=1.2, p_value=0.5))]
+    assert stats.family_sentence(undecided) == (
+        "Read together as one family of 1 comparison, with Holm's adjustment, none stays "
+        "decided.")
 
 
 GOOD = record_with(0.01, -1.0)
