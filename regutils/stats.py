@@ -661,7 +661,11 @@ def decision(record) -> str:
 
     ``"lower"`` when the whole interval is below zero (A is decidedly lower than B),
     ``"higher"`` when it is above zero, ``"not decided"`` when it contains zero. An interval
-    that touches zero counts as containing it.
+    that touches zero counts as containing it. The p-value must agree: a record whose
+    ``p_value`` is not below ``1 - confidence`` (the record's ``confidence``, default 0.95)
+    decides nothing. For a t-interval the two always agree; for :func:`mcnemar_record` the
+    p-value is the exact test's and the interval Wald's, which with few discordant images
+    can exclude zero while the exact test does not decide (0 against 5: p = 0.0625).
 
     Raises
     ------
@@ -670,6 +674,9 @@ def decision(record) -> str:
         ``p_value`` in [0, 1], or its interval does not contain its ``delta``.
     """
     record = _check_record(record)
+    level = check_real("record['confidence']", record.get("confidence", 0.95), 0, 1, closed="neither")
+    if record["p_value"] >= 1 - level:
+        return "not decided"
     if record["ci_high"] < 0:
         return "lower"
     if record["ci_low"] > 0:

@@ -278,7 +278,7 @@ def test_family_sentence_names_what_stays_and_what_drops():
     assert stats.family_sentence(small) == (
         "Read together as one family of 2 comparisons, with Holm's adjustment, x and y stay "
         "decided.")
-    assert stats.family_sentence([("z", record_with(0.2, -1.0))], confidence=0.99) == (
+    assert stats.family_sentence([("z", record_with(0.02, -1.0))], confidence=0.99) == (
         "Read together as one family of 1 comparison, with Holm's adjustment, none stays "
         "decided, although z is decided on its own.")
     pair = [(n, record_with(q, -1.0)) for n, q in (("u", 0.03), ("v", 0.04))]
@@ -627,7 +627,10 @@ def test_import_needs_neither_torch_nor_pandas():
 # --------------------------------------------------------------------------- records in words
 
 
-def _rec(delta, low, high, p=0.5):
+def _rec(delta, low, high, p=None):
+    """A record; its p-value agrees with the interval unless given (0.01 or 0.5)."""
+    if p is None:
+        p = 0.01 if low > 0 or high < 0 else 0.5
     return {"delta": delta, "ci_low": low, "ci_high": high, "p_value": p}
 
 
@@ -637,6 +640,19 @@ def _rec(delta, low, high, p=0.5):
 )
 def test_decision_reads_the_interval(low, high, word):
     assert stats.decision(_rec((low + high) / 2, low, high)) == word
+
+
+def test_decision_needs_the_p_value_too():
+    # McNemar, 0 against 5 discordant images of 10,000: the Wald interval excludes 0, the
+    # exact test does not decide (p = 2 / 2**5 = 0.0625), so the record decides nothing
+    correct_a = np.ones(10_000, dtype=bool)
+    correct_b = correct_a.copy()
+    correct_b[:5] = False
+    record = stats.mcnemar_record(correct_a, correct_b, page="p", data="d", a_label="A", b_label="B")
+    assert record["ci_high"] < 0 and record["p_value"] == pytest.approx(0.0625)
+    assert stats.decision(record) == "not decided"
+    assert stats.decision(_rec(-0.2, -0.3, -0.1, p=0.049)) == "lower"
+    assert stats.decision(dict(_rec(-0.2, -0.3, -0.1, p=0.049), confidence=0.99)) == "not decided"
 
 
 def test_decision_agrees_with_a_real_paired_comparison():
