@@ -33,8 +33,10 @@ def dropout(
     In training mode the result is ``X * m / (1 - p)`` with ``m`` independent Bernoulli(``1 - p``)
     variables, one per entry of ``X``. Dividing by ``1 - p`` keeps the expectation unchanged,
     ``E[dropout(X)] = X``, so nothing needs rescaling at test time: in evaluation mode
-    (``training=False``) and for ``p = 0`` the input is returned unchanged. This is the
-    computation :class:`torch.nn.Dropout` performs.
+    (``training=False``) and for ``p = 0`` the input is returned unchanged.
+    :class:`torch.nn.Dropout` computes the same function up to rounding: it multiplies the
+    survivors by ``1 / (1 - p)`` where this divides them by ``1 - p`` (the two can differ in
+    the last bit), and it draws its masks its own way.
 
     Parameters
     ----------

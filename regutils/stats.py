@@ -730,7 +730,7 @@ def describe(record, *, scale=None, fmt=".2f", unit=None) -> str:
     except (AttributeError, TypeError, ValueError):  # not a string, or not a float format spec
         raise ValueError(f"fmt must be a format spec such as '.2f', got {fmt!r}") from None
     unit = f" {unit}" if unit else ""
-    return f"{delta} [{low}, {high}]{unit}, p = {record['p_value']:.2g}"
+    return f"{delta} [{low}, {high}]{unit}, p = {record['p_value']:#.2g}"
 
 
 def name_list(names, *, empty="none", style="*") -> str:
