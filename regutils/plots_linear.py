@@ -68,6 +68,14 @@ def _feature_colors(n_features: int, true_coef=None, groups=None) -> list:
     return colors
 
 
+def _log_alpha_axis(ax) -> None:
+    """A log-scale x axis for alpha, with ticks at the powers of ten only: the minor ticks
+    of a log axis take a third of the time of drawing a path figure, and the chapters draw
+    dozens of them."""
+    ax.set_xscale("log")
+    ax.minorticks_off()
+
+
 def _check_dict(name: str, value, what: str) -> None:
     if not isinstance(value, dict):
         raise TypeError(f"{name} must be a dict of {what}, got {type(value).__name__}")
@@ -171,7 +179,7 @@ def plot_path(path, *, true_coef=None, groups=None, chosen_alpha=None, ax=None, 
         ax.axvline(chosen_alpha, color="k", ls="--", lw=1, label=f"chosen alpha = {chosen_alpha:.3g}")
         ax.legend(fontsize="small", loc="upper right")
     ax.axhline(0, color="0.5", lw=0.6)
-    ax.set_xscale("log")
+    _log_alpha_axis(ax)
     ax.set(xlabel="alpha (log scale)", ylabel="|coefficient|" if absolute else "coefficient")
     if title:
         ax.set_title(title)
@@ -198,7 +206,7 @@ def plot_mse_curves(alphas, *, train, cv_mean, cv_se=None, test=None, chosen_alp
         ax.axhline(ols_test, color=COLORS["ols"], ls="-.", lw=1, label="OLS test MSE")
     if chosen_alpha is not None:
         ax.axvline(chosen_alpha, color="k", ls="--", lw=1, label=f"chosen alpha = {chosen_alpha:.3g}")
-    ax.set_xscale("log")
+    _log_alpha_axis(ax)
     ax.set(xlabel="alpha (log scale)", ylabel="mean squared error")
     if title:
         ax.set_title(title)
@@ -328,8 +336,7 @@ def plot_path_frame(path, k: int, *, mse: dict, true_coef=None, groups=None, mse
         right.plot(path.alphas, values, ls, color=color, lw=1.8, label=name)
         right.plot(path.alphas[k], values[k], "o", color=color, ms=5)
     right.axvline(path.alphas[k], color="k", ls="--", lw=1)
-    right.set_xscale("log")
-    right.minorticks_off()  # dozens of minor tick labels per frame, for little information
+    _log_alpha_axis(right)
     if mse_ylim is not None:
         right.set_ylim(*mse_ylim)
     right.set(xlabel="alpha (log scale)", ylabel="MSE")
@@ -359,7 +366,7 @@ def plot_bias_variance(table, *, ax=None, title=None, ylim=None):
     ax.axhline(table["noise"].iloc[0], color=COLORS["ols"], ls=":", lw=1.5, label="noise floor")
     best = int(np.argmin(table["expected_mse"].to_numpy()))
     ax.axvline(a[best], color="k", ls="--", lw=1, label=f"lowest expected MSE, alpha = {a[best]:.3g}")
-    ax.set_xscale("log")
+    _log_alpha_axis(ax)
     ax.set(xlabel="alpha (log scale)", ylabel="mean squared error")
     if ylim is not None:
         ax.set_ylim(*ylim)
