@@ -118,7 +118,7 @@ __all__ = sorted(_EXPORTS)
 
 
 # modules the chapters reach as ``ru.<module>`` (shared run definitions, figure modules)
-_SUBMODULES = ("recipes", "plots_nn", "widgets", "stats", "checks", "hardware")
+_SUBMODULES = ("recipes", "plots_nn", "widgets", "stats", "checks", "hardware", "bench")
 
 
 def __getattr__(name: str):
