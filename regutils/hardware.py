@@ -67,16 +67,40 @@ def device(name: str | None = None) -> torch.device:
     return dev
 
 
-@lru_cache(maxsize=None)
-def native_bf16(dev: torch.device) -> bool:
+def _as_device(name: str, dev) -> torch.device:
+    """``dev`` (a ``torch.device`` or a string such as ``"cpu"`` or ``"cuda:0"``) as a
+    ``torch.device``; anything else is a ``ValueError`` naming ``name``."""
+    if isinstance(dev, torch.device):
+        return dev
+    if isinstance(dev, str):
+        try:
+            return torch.device(dev)
+        except RuntimeError as exc:
+            raise ValueError(f"{name}={dev!r} is not a torch device ({exc})") from None
+    raise ValueError(
+        f"{name} must be a torch.device or a device string such as 'cpu' or 'cuda:0', "
+        f"got {type(dev).__name__}"
+    )
+
+
+def native_bf16(dev: torch.device | str) -> bool:
     """True if ``dev`` does bfloat16 matrix arithmetic in hardware.
 
     CUDA: ``torch.cuda.is_bf16_supported()`` (Ampere and newer). CPU: the AVX512-BF16 or AMX
     feature flag, as torch's cpuinfo reads it from CPUID (``torch.cpu._is_avx512_bf16_supported``,
     ``torch.cpu._is_amx_tile_supported``). Not oneDNN's bfloat16 check, which also counts
     AVX-512 without BF16 (Skylake to Ice Lake), where bfloat16 is emulated. Other devices: False.
+
+    Raises
+    ------
+    ValueError
+        If ``dev`` is neither a ``torch.device`` nor a device string.
     """
-    dev = torch.device(dev)
+    return _native_bf16(_as_device("dev", dev))
+
+
+@lru_cache(maxsize=None)
+def _native_bf16(dev: torch.device) -> bool:
     if dev.type == "cuda":
         return bool(torch.cuda.is_bf16_supported(including_emulation=False))
     if dev.type == "cpu":
@@ -99,12 +123,21 @@ def precision(requested: str | None = None, dev: torch.device | None = None) -> 
     check_options(source, value, ("auto", *PRECISIONS))
     if value != "auto":
         return value
-    return "bf16" if native_bf16(torch.device(dev) if dev is not None else device()) else "fp32"
+    return "bf16" if native_bf16(_as_device("dev", dev) if dev is not None else device()) else "fp32"
 
 
 def autocast(dev: torch.device, prec: str):
-    """The context manager a training step runs under: bf16 autocast, or nothing for fp32."""
-    return torch.autocast(torch.device(dev).type, dtype=torch.bfloat16, enabled=prec == "bf16")
+    """The context manager a training step runs under: bf16 autocast, or nothing for fp32.
+
+    Raises
+    ------
+    ValueError
+        If ``dev`` is not a device (see :func:`native_bf16`) or ``prec`` not one of
+        :data:`PRECISIONS`.
+    """
+    dev = _as_device("dev", dev)
+    check_options("prec", prec, PRECISIONS)
+    return torch.autocast(dev.type, dtype=torch.bfloat16, enabled=prec == "bf16")
 
 
 def _cpu_name() -> str:
@@ -123,7 +156,7 @@ def describe(dev: torch.device | None = None, prec: str | None = None) -> str:
     For example ``"CPU: AMD EPYC, 2 torch threads, fp32 (no native bfloat16)"`` or
     ``"GPU: NVIDIA H100 80GB HBM3 (79 GiB), bf16 autocast"``.
     """
-    dev = torch.device(dev) if dev is not None else device()
+    dev = _as_device("dev", dev) if dev is not None else device()
     prec = precision(prec, dev)
     how = "bf16 autocast" if prec == "bf16" else "fp32"
     if prec == "fp32" and not native_bf16(dev):

@@ -58,7 +58,7 @@ _FLAGS = _cpu_flags()
 @pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="the rule names x86 instructions")
 @pytest.mark.skipif(not _FLAGS, reason="no /proc/cpuinfo flags to check against")
 def test_native_bf16_on_the_cpu_means_avx512_bf16_or_amx():
-    hardware.native_bf16.cache_clear()
+    hardware._native_bf16.cache_clear()
     assert ru.native_bf16(torch.device("cpu")) is bool(_FLAGS & {"avx512_bf16", "amx_tile"})
     assert ru.native_bf16(torch.device("meta")) is False  # neither CPU nor CUDA
 
@@ -98,3 +98,26 @@ def test_bf16_training_keeps_fp32_weights_and_records_the_precision():
         assert low.train_loss != full.train_loss and low.val_loss != full.val_loss
         assert low.train_loss == pytest.approx(full.train_loss, rel=2e-2)
         assert low.val_loss == pytest.approx(full.val_loss, rel=2e-2)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: ru.native_bf16(None),
+         r"^dev must be a torch.device or a device string such as 'cpu' or 'cuda:0', got NoneType$"),
+        (lambda: ru.native_bf16(["cpu"]),
+         r"^dev must be a torch.device or a device string such as 'cpu' or 'cuda:0', got list$"),
+        (lambda: ru.native_bf16("gpu"), r"^dev='gpu' is not a torch device \("),
+        (lambda: hardware.autocast("cpu", "fp16"), r"^prec must be one of 'fp32', 'bf16', got 'fp16'$"),
+        (lambda: hardware.autocast(0, "fp32"), r"^dev must be a torch.device or a device string"),
+        (lambda: ru.precision("auto", dev="tpu"), r"^dev='tpu' is not a torch device \("),
+        (lambda: hardware.describe(dev=1.5), r"^dev must be a torch.device or a device string"),
+    ],
+)
+def test_a_bad_device_or_precision_is_named(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_native_bf16_takes_a_device_string():
+    assert ru.native_bf16("cpu") is ru.native_bf16(torch.device("cpu"))
