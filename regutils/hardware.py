@@ -132,8 +132,8 @@ def autocast(dev: torch.device, prec: str):
     Raises
     ------
     ValueError
-        If ``dev`` is not a device (see :func:`native_bf16`) or ``prec`` not one of
-        :data:`PRECISIONS`.
+        If ``dev`` is not a device (see :func:`native_bf16`) or ``prec`` is not ``"fp32"``
+        or ``"bf16"``.
     """
     dev = _as_device("dev", dev)
     check_options("prec", prec, PRECISIONS)
