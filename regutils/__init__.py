@@ -33,6 +33,7 @@ _EXPORTS = {
     "EarlyStopping": "early_stopping",
     "History": "training",
     "fit": "training",
+    "parameter_groups": "training",
     "sweep": "sweeps",
     "SweepResult": "sweeps",
     "evaluate": "evaluation",
@@ -104,6 +105,9 @@ _EXPORTS = {
     "verdict": "stats",
     "describe": "stats",
     "name_list": "stats",
+    "floor_to": "stats",
+    "ceil_to": "stats",
+    "ceil_significant": "stats",
     # figures of comparison records
     "plot_differences": "plots_comparisons",
     # interactive figures

@@ -28,7 +28,7 @@ PRECISION_ENV = "REGUTILS_PRECISION"
 PRECISIONS = ("fp32", "bf16")
 
 
-def device(name: str | None = None) -> torch.device:
+def device(name: torch.device | str | None = None) -> torch.device:
     """The torch device the book trains on.
 
     Order: ``name`` if given, else ``$REGUTILS_DEVICE`` if set (e.g. ``cpu``, ``cuda``,
@@ -37,21 +37,21 @@ def device(name: str | None = None) -> torch.device:
     Raises
     ------
     ValueError
-        If the requested device is not a torch device string, its type is not available
-        here, or its index is beyond the devices present (``cuda:3`` on a one-GPU machine).
+        If the requested device is neither a ``torch.device`` nor a device string, its type
+        is not available here, or its index is beyond the devices present (``cuda:3`` on a
+        one-GPU machine).
     """
-    source = "name" if name is not None else DEVICE_ENV
-    requested = name if name is not None else os.environ.get(DEVICE_ENV, "").strip()
-    if not requested:
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        dev = torch.device(requested)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"{source}={requested!r} is not a torch device ({exc})") from None
+    if name is None:
+        source, requested = DEVICE_ENV, os.environ.get(DEVICE_ENV, "").strip()
+        if not requested:
+            if torch.cuda.is_available():
+                return torch.device("cuda")
+            if torch.backends.mps.is_available():
+                return torch.device("mps")
+            return torch.device("cpu")
+    else:
+        source, requested = "name", name
+    dev = _as_device(source, requested)
     count = {
         "cpu": 1,
         "cuda": torch.cuda.device_count() if torch.cuda.is_available() else 0,
@@ -75,7 +75,7 @@ def _as_device(name: str, dev) -> torch.device:
     if isinstance(dev, str):
         try:
             return torch.device(dev)
-        except RuntimeError as exc:
+        except (RuntimeError, ValueError) as exc:
             raise ValueError(f"{name}={dev!r} is not a torch device ({exc})") from None
     raise ValueError(
         f"{name} must be a torch.device or a device string such as 'cpu' or 'cuda:0', "

@@ -56,8 +56,8 @@ def _series(name: str, value, length: int | None = None):
 
 def _feature_colors(n_features: int, true_coef=None, groups=None) -> list:
     """Features in the true support get a colour (one per correlated block, one for the
-    independent ones); the others are light grey."""
-    true_coef, groups = _per_feature(n_features, true_coef, groups)
+    independent ones); the others are light grey. ``true_coef`` and ``groups`` are checked
+    already (:func:`_per_feature`)."""
     colors = []
     for j in range(n_features):
         if true_coef is None or true_coef[j] != 0:
@@ -169,7 +169,7 @@ def plot_path(path, *, true_coef=None, groups=None, chosen_alpha=None, ax=None, 
     chosen_alpha = check_real("chosen_alpha", chosen_alpha, 0, closed="neither", allow_none=True)
     ax = _axes(ax)
     coefs = np.abs(path.coefs) if absolute else path.coefs
-    colors = _feature_colors(coefs.shape[0], true_coef, groups)
+    colors = _feature_colors(coefs.shape[0], *_per_feature(coefs.shape[0], true_coef, groups))
     # grey null features first, so the true support is drawn on top
     order = sorted(range(coefs.shape[0]), key=lambda j: colors[j] != COLORS["null"])
     for j in order:
@@ -317,8 +317,8 @@ def plot_path_frame(path, k: int, *, mse: dict, true_coef=None, groups=None, mse
     fig.subplots_adjust(left=0.08, right=0.98, bottom=0.15, top=0.9, wspace=0.28)
     w = path.coefs[:, k]
     n = len(w)
+    true_coef, groups = _per_feature(n, true_coef, groups)
     colors = _feature_colors(n, true_coef, groups)
-    true_coef, _ = _per_feature(n, true_coef)
     left.bar(np.arange(n), w, color=colors, width=0.8)
     if true_coef is not None:
         left.scatter(np.arange(n), true_coef, marker="_", s=60, color="k", lw=1.2, label="true", zorder=3)

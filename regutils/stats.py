@@ -24,6 +24,9 @@ interval ``[ci_low, ci_high]`` is a ``confidence`` (default 95 %) interval for i
 - :func:`comparison_table`: records as a table for the pages.
 - :func:`decision`, :func:`verdict` and :func:`describe`: a record in words, so that a page's sentences are
   read off its records and stay true on any machine the book is built on.
+- :func:`floor_to`, :func:`ceil_to` and :func:`ceil_significant`: a number rounded in the
+  direction that keeps a printed bound true ("at least 0.12" is rounded down, "at most 3e-07"
+  up), exactly, in decimal.
 
 Only numpy and scipy are imported here (pandas on first use of :func:`comparison_table`); torch
 tensors are accepted anywhere an array is and converted on the CPU.
@@ -33,6 +36,7 @@ from __future__ import annotations
 
 import math
 import re
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 
 import numpy as np
 from scipy import stats as _st
@@ -56,6 +60,9 @@ __all__ = [
     "verdict",
     "describe",
     "name_list",
+    "floor_to",
+    "ceil_to",
+    "ceil_significant",
 ]
 
 # record key -> column heading of comparison_table
@@ -796,3 +803,64 @@ def family_sentence(named_records, confidence=0.95) -> str:
             text += (", although " + name_list(dropped, style="")
                      + (" is decided on its own" if one else " are decided on their own"))
     return text + "."
+
+
+# --------------------------------------------------------------------------- printed bounds
+
+
+def _rounded(x, quantum: Decimal, rounding: str) -> float:
+    """The float nearest to the decimal ``x`` rounded to a multiple of ``quantum``.
+
+    The rounding is done on the float's exact decimal value, so the result never lies on the
+    wrong side of ``x`` (``math.floor(0.29 * 100) / 100`` is right only because 0.29 is stored
+    just below itself; another value can be stored just above).
+    """
+    with localcontext() as ctx:
+        ctx.prec = 400  # every digit a float has before the point, and 15 after it
+        return float(Decimal(x).quantize(quantum, rounding=rounding))
+
+
+def floor_to(x, digits: int) -> float:
+    """``x`` rounded down to ``digits`` decimals: printed with ``digits`` decimals, a lower
+    bound stays true ("at least 0.28" for 0.2899).
+
+    Raises
+    ------
+    ValueError
+        If ``x`` is not a finite real number or ``digits`` is not an integer in ``[0, 15]``.
+    """
+    x = check_real("x", x)
+    digits = check_int("digits", digits, 0, 15)
+    return _rounded(x, Decimal(1).scaleb(-digits), ROUND_FLOOR)
+
+
+def ceil_to(x, digits: int) -> float:
+    """``x`` rounded up to ``digits`` decimals: printed with ``digits`` decimals, an upper
+    bound stays true ("at most 0.29" for 0.2801).
+
+    Raises
+    ------
+    ValueError
+        As :func:`floor_to`.
+    """
+    x = check_real("x", x)
+    digits = check_int("digits", digits, 0, 15)
+    return _rounded(x, Decimal(1).scaleb(-digits), ROUND_CEILING)
+
+
+def ceil_significant(x, figures: int = 1) -> float:
+    """``x`` rounded up to ``figures`` significant digits: printed in scientific notation with
+    ``figures - 1`` decimals (``':.0e'`` for one figure), an upper bound stays true
+    ("at most 3e-07" for 2.4e-07; 9.5e-07 becomes 1e-06).
+
+    Raises
+    ------
+    ValueError
+        If ``x`` is not a finite positive number (zero has no significant digits: bound it
+        from below first, e.g. ``max(gap, 1e-16)``) or ``figures`` is not an integer in
+        ``[1, 15]``.
+    """
+    x = check_real("x", x, 0, None, closed="right")
+    figures = check_int("figures", figures, 1, 15)
+    exact = Decimal(x)
+    return _rounded(exact, Decimal(1).scaleb(exact.adjusted() - figures + 1), ROUND_CEILING)

@@ -25,7 +25,9 @@ from .checks import check_bool, check_int, check_options, check_real, env_flag
 from .early_stopping import EarlyStopping
 from .evaluation import check_model, check_split, loss_and_correct
 
-__all__ = ["History", "fit", "lr_factor", "progress_enabled", "check_shared", "check_data"]
+__all__ = [
+    "History", "fit", "lr_factor", "parameter_groups", "progress_enabled", "check_shared", "check_data",
+]
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 LR_SCHEDULES = (None, "cosine")
@@ -348,12 +350,37 @@ def _fit_config(model: nn.Module, data, args: dict) -> dict:
     }
 
 
-def _make_optimizer(model: nn.Module, config: dict) -> torch.optim.Optimizer:
+def parameter_groups(model: nn.Module, weight_decay: float, *, decay_biases: bool = False) -> list[dict]:
+    """The optimizer parameter groups of :func:`~regutils.fit`'s decay policy, for any torch optimizer.
+
+    The weight matrices (every parameter with two or more dimensions) decay with
+    ``weight_decay``; the biases (and any other one-dimensional parameter) get
+    ``weight_decay=0`` unless ``decay_biases``. A group with no parameters is left out.
+    ``torch.optim.SGD(parameter_groups(model, 1e-4), lr=0.1)`` is the optimizer :func:`~regutils.fit`
+    builds for ``optimizer="sgd"``.
+
+    Raises
+    ------
+    ValueError
+        If ``model`` is not a ``torch.nn.Module`` with parameters, ``weight_decay`` is not a
+        finite number ``>= 0`` or ``decay_biases`` is not a bool.
+    """
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    weight_decay = check_real("weight_decay", weight_decay, 0, None)
+    decay_biases = check_bool("decay_biases", decay_biases)
+    params = list(model.parameters())
+    if not params:
+        raise ValueError(f"model ({type(model).__name__}) has no parameters to optimize")
     # Decay policy, stated once: weight matrices (2-D and up) decay; biases only if asked.
-    decayed = [p for p in model.parameters() if p.dim() >= 2 or config["decay_biases"]]
-    others = [p for p in model.parameters() if not (p.dim() >= 2 or config["decay_biases"])]
-    groups = [{"params": decayed}, {"params": others, "weight_decay": 0.0}]
-    groups = [g for g in groups if g["params"]]
+    decayed = [p for p in params if p.dim() >= 2 or decay_biases]
+    others = [p for p in params if not (p.dim() >= 2 or decay_biases)]
+    groups = [{"params": decayed, "weight_decay": weight_decay}, {"params": others, "weight_decay": 0.0}]
+    return [g for g in groups if g["params"]]
+
+
+def _make_optimizer(model: nn.Module, config: dict) -> torch.optim.Optimizer:
+    groups = parameter_groups(model, config["weight_decay"], decay_biases=config["decay_biases"])
     lr, wd = config["lr"], config["weight_decay"]
     if config["optimizer"] == "sgd":
         # for plain SGD, coupled and decoupled decay are the same update

@@ -401,6 +401,9 @@ def test_device_bad_values(monkeypatch):
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="name='cuda:0': device type 'cuda' is not available"):
             ru.device("cuda:0")
+    with pytest.raises(ValueError, match="^name must be a torch.device or a device string"):
+        ru.device(0)
+    assert ru.device(torch.device("cpu")) == torch.device("cpu")  # a device passes as itself
 
 
 def test_device_index_beyond_the_devices_present(monkeypatch):

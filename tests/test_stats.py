@@ -737,3 +737,64 @@ def test_verdict_is_the_decision_in_a_pages_words():
     assert {stats.decision(_rec((lo + hi) / 2, lo, hi)) for lo, hi in [(-3, -1), (1, 3), (-1, 1)]} == set(stats.DECISIONS)
     with pytest.raises(ValueError, match=r"^record must be a comparison record \(a dict\), got list$"):
         stats.verdict([1, 2])
+
+
+# ---------------------------------------------------------------------------------------------
+# printed bounds: checked exactly with fractions.Fraction, an independent exact arithmetic
+
+
+def test_bounds_round_in_the_safe_direction_exactly():
+    from fractions import Fraction
+
+    rng = np.random.default_rng(0)
+    values = np.concatenate([rng.normal(0, 3, 400), rng.uniform(0, 1, 400), [0.29, 0.3, 2.675, 1e-9]])
+    for digits in (0, 1, 2, 3):
+        step = Fraction(1, 10**digits)
+        for x in values:
+            exact = Fraction(float(x))
+            low, high = stats.floor_to(x, digits), stats.ceil_to(x, digits)
+            assert Fraction(low) <= exact <= Fraction(high)
+            # printed with `digits` decimals, each is the bound's exact decimal, one step apart at most
+            shown_low = Fraction(format(low, f".{digits}f"))
+            shown_high = Fraction(format(high, f".{digits}f"))
+            assert shown_low <= exact <= shown_high
+            assert exact - shown_low < step and shown_high - exact < step
+            assert shown_low % step == 0 and shown_high % step == 0
+    # floats stored just above or below their decimal name: 0.29 is below 0.29, 2.675 below too
+    assert stats.floor_to(0.29, 2) == 0.28 and stats.ceil_to(0.29, 2) == 0.29
+    assert stats.ceil_to(0.1 + 0.2, 1) == 0.4  # 0.30000000000000004 is above 0.3
+    assert stats.floor_to(-1.25, 1) == -1.3 and stats.ceil_to(-1.25, 1) == -1.2
+    assert stats.ceil_to(1e300, 2) == 1e300  # no decimal context overflow
+
+
+def test_ceil_significant_bounds_from_above_with_the_digits_shown():
+    from fractions import Fraction
+
+    cases = {2.4e-7: "3e-07", 3e-7: "3e-07", 9.5e-7: "1e-06", 1.0: "1e+00", 123.0: "2e+02"}
+    for x, shown in cases.items():
+        bound = stats.ceil_significant(x)
+        assert format(bound, ".0e") == shown
+        assert Fraction(shown) >= Fraction(x)
+    assert format(stats.ceil_significant(0.012345, 3), ".2e") == "1.24e-02"
+    rng = np.random.default_rng(1)
+    for x in 10.0 ** rng.uniform(-16, 3, 300):
+        for figures in (1, 2):
+            shown = format(stats.ceil_significant(x, figures), f".{figures - 1}e")
+            assert Fraction(x) <= Fraction(shown) <= Fraction(x) * (1 + Fraction(10, 10**figures))
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: stats.floor_to(float("nan"), 2), r"^x must be a finite number, got nan$"),
+        (lambda: stats.ceil_to("0.3", 2), r"^x must be a finite number, got '0.3'$"),
+        (lambda: stats.floor_to(0.3, -1), r"^digits must be an integer in \[0, 15\], got -1$"),
+        (lambda: stats.ceil_to(0.3, 1.0), r"^digits must be an integer in \[0, 15\], got 1.0$"),
+        (lambda: stats.ceil_significant(0.0), r"^x must be a finite number > 0, got 0.0$"),
+        (lambda: stats.ceil_significant(-1e-3), r"^x must be a finite number > 0, got -0.001$"),
+        (lambda: stats.ceil_significant(1e-3, 0), r"^figures must be an integer in \[1, 15\], got 0$"),
+    ],
+)
+def test_bounds_bad_input(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

@@ -349,3 +349,35 @@ def test_progress_bar_one_per_fit_and_silent_when_off(data, capsys, monkeypatch)
     ru.fit(MLP(hidden=HIDDEN, seed=0), data, epochs=2, lr=1e-3, batch_size=128)
     captured = capsys.readouterr()
     assert captured.err == "" and captured.out == ""
+
+
+def test_parameter_groups_are_the_decay_policy_of_fit():
+    model = MLP(hidden=HIDDEN, seed=0)
+    weights = {id(p) for name, p in model.named_parameters() if name.endswith("weight")}
+    biases = {id(p) for name, p in model.named_parameters() if name.endswith("bias")}
+    groups = ru.parameter_groups(model, 1e-3)
+    assert [({id(p) for p in g["params"]}, g["weight_decay"]) for g in groups] == [(weights, 1e-3), (biases, 0.0)]
+    every = ru.parameter_groups(model, 1e-3, decay_biases=True)
+    assert len(every) == 1 and {id(p) for p in every[0]["params"]} == weights | biases
+    # the optimizer fit builds has exactly these groups
+    opt = ru.training._make_optimizer(
+        model, dict(decay_biases=False, lr=0.1, weight_decay=1e-3, optimizer="adam", decoupled=True)
+    )
+    assert isinstance(opt, torch.optim.AdamW)
+    assert [({id(p) for p in g["params"]}, g["weight_decay"]) for g in opt.param_groups] == [
+        (weights, 1e-3), (biases, 0.0)
+    ]
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda m: ru.parameter_groups("net", 0.1), r"^model must be a torch.nn.Module, got str$"),
+        (lambda m: ru.parameter_groups(m, -0.1), r"^weight_decay must be a finite number >= 0, got -0.1$"),
+        (lambda m: ru.parameter_groups(m, 0.1, decay_biases=1), r"^decay_biases must be True or False, got 1$"),
+        (lambda m: ru.parameter_groups(torch.nn.ReLU(), 0.1), r"^model \(ReLU\) has no parameters to optimize$"),
+    ],
+)
+def test_parameter_groups_bad_input(call, match):
+    with pytest.raises(ValueError, match=match):
+        call(MLP(hidden=HIDDEN, seed=0))
