@@ -91,7 +91,12 @@ def predict(model: nn.Module, X: torch.Tensor, *, batch_size: int = EVAL_BATCH_S
     input_dim = getattr(model, "input_dim", None)
     if input_dim is not None and X.shape[1] != input_dim:
         raise ValueError(f"X has {X.shape[1]} features per row but the model expects input_dim={input_dim}")
-    check_int("batch_size", batch_size, 1)
+    return _logits(model, X, check_int("batch_size", batch_size, 1))
+
+
+@torch.no_grad()
+def _logits(model: nn.Module, X: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """:func:`predict` on arguments checked already."""
     was_training = model.training
     model.eval()
     try:
@@ -137,8 +142,9 @@ def evaluate(model: nn.Module, data, split: str = "test", *, batch_size: int = E
     check_options("split", split, SPLITS)
     check_model(model)
     check_split(data, split, input_dim=getattr(model, "input_dim", None), out_dim=getattr(model, "out_dim", None))
+    batch_size = check_int("batch_size", batch_size, 1)
     X, y = getattr(data, f"X_{split}"), getattr(data, f"y_{split}")
-    logits = predict(model.to(X.device), X, batch_size=batch_size)
+    logits = _logits(model.to(X.device), X, batch_size)
     loss = F.cross_entropy(logits, y).item()
     y_true = y.cpu().numpy()
     y_hat = logits.argmax(1).cpu().numpy()
