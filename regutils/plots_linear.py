@@ -78,13 +78,13 @@ def _log_alpha_axis(ax) -> None:
 
 def _check_dict(name: str, value, what: str) -> None:
     if not isinstance(value, dict):
-        raise TypeError(f"{name} must be a dict of {what}, got {type(value).__name__}")
+        raise ValueError(f"{name} must be a dict of {what}, got {type(value).__name__}")
 
 
 def _check_path(path) -> None:
     for name in ("alphas", "coefs"):
         if not hasattr(path, name):
-            raise TypeError(f"expected a CoefPath (from regutils.penalties.coef_path), got {type(path).__name__}")
+            raise ValueError(f"path must be a CoefPath (from regutils.penalties.coef_path), got {type(path).__name__}")
 
 
 def plot_constraint_regions(A, center, radius: float, solutions: dict, *, levels: int = 7):
@@ -354,7 +354,7 @@ def plot_bias_variance(table, *, ax=None, title=None, ylim=None):
     import pandas as pd
 
     if not isinstance(table, pd.DataFrame):
-        raise TypeError(f"table must be a pandas DataFrame (one model's rows of ru.bias_variance), got {type(table).__name__}")
+        raise ValueError(f"table must be a pandas DataFrame (one model's rows of ru.bias_variance), got {type(table).__name__}")
     ax = _axes(ax)
     missing = {"alpha", "bias2", "variance", "expected_mse", "noise"} - set(table.columns)
     if missing:

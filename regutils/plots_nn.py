@@ -29,10 +29,10 @@ __all__ = [
 NN_COLORS = {"train": "tab:blue", "val": "tab:orange", "test": "tab:red", "best": "tab:green", "stop": "0.3"}
 
 
-def _history_like(h) -> None:
+def _history_like(what: str, h) -> None:
     for name in ("train_loss", "val_loss", "train_acc", "val_acc", "best_epoch", "stopped_epoch"):
         if not hasattr(h, name):
-            raise TypeError(f"expected a regutils.History (needs .{name}), got {type(h).__name__}")
+            raise ValueError(f"{what} must be a regutils.History (needs .{name}), got {type(h).__name__}")
 
 
 def plot_learning_curves(
@@ -78,8 +78,8 @@ def plot_learning_curves(
     hs = [histories] if single else list(histories)
     if not hs:
         raise ValueError("histories is empty: need at least one History")
-    for h in hs:
-        _history_like(h)
+    for i, h in enumerate(hs):
+        _history_like("histories" if single else f"histories[{i}]", h)
     if metric not in ("loss", "error"):
         raise ValueError(f"metric must be 'loss' or 'error', got {metric!r}")
     if labels is not None and len(labels) != len(hs):

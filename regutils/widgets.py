@@ -35,7 +35,7 @@ def figure_to_png(fig, *, dpi: float = 60) -> bytes:
     from matplotlib.figure import Figure
 
     if not isinstance(fig, Figure):
-        raise TypeError(f"expected a matplotlib Figure, got {type(fig).__name__}")
+        raise ValueError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
     buf = io.BytesIO()
     try:
         fig.savefig(buf, format="png", dpi=_dpi(dpi))
@@ -117,11 +117,18 @@ def frame_slider(
         Children: the outer slider (if any), the slider, then the outer ``Stack``. The
         ``jslink`` links are in its ``frame_links`` attribute, as ``(source, target)`` trait
         pairs ``(slider, "index") -> (stack, "selected_index")``.
+
+    Raises
+    ------
+    ValueError
+        If an argument is out of its range (naming it), the labels repeat, there are more
+        frames than ``max_frames``, or ``render`` returns something other than a ``Figure``.
     """
     import ipywidgets as w
+    from matplotlib.figure import Figure
 
     if not callable(render):
-        raise TypeError(f"render must be callable (value -> Figure), got {type(render).__name__}")
+        raise ValueError(f"render must be callable (value -> Figure), got {type(render).__name__}")
     check_str("description", description)
     max_frames = check_int("max_frames", max_frames, 1)
     _dpi(dpi)  # before any frame is rendered
@@ -144,6 +151,9 @@ def frame_slider(
 
     def frame(value, outer_value):
         fig = render(value, outer_value) if two else render(value)
+        if not isinstance(fig, Figure):
+            raise ValueError(f"render must return a matplotlib Figure, got {type(fig).__name__} "
+                             f"for value {value!r}")
         return _image(figure_to_png(fig, dpi=dpi))
 
     slider = _slider(labels, description)

@@ -61,7 +61,7 @@ def test_path_colours_true_support(path):
     assert colours[tuple(path.coefs[0])] == plots.BLOCK_COLORS[0]
     assert colours[tuple(path.coefs[2])] == "black"
     assert ax.get_xscale() == "log"
-    with pytest.raises(TypeError, match=r"^expected a CoefPath \(from regutils.penalties.coef_path\), got ndarray$"):
+    with pytest.raises(ValueError, match=r"^path must be a CoefPath \(from regutils.penalties.coef_path\), got ndarray$"):
         plots.plot_path(np.zeros((3, 5)))
 
 
@@ -138,7 +138,7 @@ def test_selection_frequency():
 @pytest.mark.parametrize(
     "call, error, message",
     [
-        (lambda: plots.plot_constraint_regions(np.eye(2), [1.5, 0.5], 1.0, [[1.0, 0.0], [0.9, 0.3]]), TypeError,
+        (lambda: plots.plot_constraint_regions(np.eye(2), [1.5, 0.5], 1.0, [[1.0, 0.0], [0.9, 0.3]]), ValueError,
          r"^solutions must be a dict of norm order -> minimizer, got list$"),
         (lambda: plots.plot_constraint_regions(np.eye(3), [1.5, 0.5], 1.0, {}), ValueError,
          r"^A must be 2 x 2 and center of length 2 \(the plane of two weights\), got \(3, 3\) and \(2,\)$"),
@@ -146,15 +146,15 @@ def test_selection_frequency():
          r"^A must be a 2-D array of numbers, got an array of shape \(\) and dtype object$"),
         (lambda: plots.plot_constraint_regions(np.eye(2), [1.5, 0.5], -1.0, {}), ValueError,
          "^radius must be a finite number > 0, got -1.0$"),
-        (lambda: plots.plot_shrinkage([0.0, 1.0], None), TypeError,
+        (lambda: plots.plot_shrinkage([0.0, 1.0], None), ValueError,
          "^curves must be a dict of label -> coefficients, got NoneType$"),
-        (lambda: plots.plot_coef_comparison([[1.0, 0.0]]), TypeError,
+        (lambda: plots.plot_coef_comparison([[1.0, 0.0]]), ValueError,
          "^coefs must be a dict of name -> one value per feature, got list$"),
-        (lambda: plots.plot_selection_frequency(None), TypeError,
+        (lambda: plots.plot_selection_frequency(None), ValueError,
          "^freqs must be a dict of name -> one value per feature, got NoneType$"),
-        (lambda: plots.plot_path_frame(_path(), 0, mse=[np.ones(5)]), TypeError,
+        (lambda: plots.plot_path_frame(_path(), 0, mse=[np.ones(5)]), ValueError,
          "^mse must be a dict of label -> MSE per alpha, got list$"),
-        (lambda: plots.plot_bias_variance({"alpha": [1.0]}), TypeError,
+        (lambda: plots.plot_bias_variance({"alpha": [1.0]}), ValueError,
          r"^table must be a pandas DataFrame \(one model's rows of ru.bias_variance\), got dict$"),
     ],
 )

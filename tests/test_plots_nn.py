@@ -64,9 +64,10 @@ def test_learning_curves_without_early_stop_has_no_stop_line():
     "kwargs, error, message",
     [
         (dict(histories=[]), ValueError, "^histories is empty: need at least one History$"),
-        (dict(histories=[object()]), TypeError, r"^expected a regutils.History \(needs .train_loss\), got object$"),
-        (dict(histories=[None, None], labels=["x"]), TypeError,
-         r"^expected a regutils.History \(needs .train_loss\), got NoneType$"),
+        (dict(histories=[object()]), ValueError, r"^histories\[0\] must be a regutils.History \(needs .train_loss\), got object$"),
+        (dict(histories=object()), ValueError, r"^histories must be a regutils.History \(needs .train_loss\), got object$"),
+        (dict(histories=[None, None], labels=["x"]), ValueError,
+         r"^histories\[0\] must be a regutils.History \(needs .train_loss\), got NoneType$"),
         (dict(metric="accuracy"), ValueError, "^metric must be 'loss' or 'error', got 'accuracy'$"),
         (dict(labels=["a", "b", "c"]), ValueError, r"^labels needs one entry per history \(1\), got 3$"),
     ],

@@ -39,7 +39,7 @@ def test_figure_to_png_closes_and_scales():
     assert png.startswith(PNG_SIGNATURE)
     assert _png_size(png) == (100, 75)  # 2 x 1.5 inches at 50 dpi
     assert not plt.fignum_exists(fig.number)
-    with pytest.raises(TypeError, match="^expected a matplotlib Figure, got str$"):
+    with pytest.raises(ValueError, match="^fig must be a matplotlib Figure, got str$"):
         figure_to_png("not a figure")
     fig = _render(1.0)
     with pytest.raises(ValueError, match="^dpi must be a finite number > 0, got -5$"):
@@ -110,7 +110,7 @@ def test_widget_state_embeds_the_links():
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        (dict(render="nope", values=[1.0]), TypeError, r"^render must be callable \(value -> Figure\), got str$"),
+        (dict(render="nope", values=[1.0]), ValueError, r"^render must be callable \(value -> Figure\), got str$"),
         (dict(values=[]), ValueError, "^values is empty: need at least one value$"),
         (dict(values=[1.0, 1.0001]), ValueError,
          r"^values: two values share the slider label '1'; pass a finer `label` formatter \(value 1.0001\)$"),
@@ -137,5 +137,5 @@ def test_bad_input(kwargs, error, message):
 
 
 def test_render_must_return_a_figure():
-    with pytest.raises(TypeError, match="^expected a matplotlib Figure, got int$"):
+    with pytest.raises(ValueError, match="^render must return a matplotlib Figure, got int for value 1.0$"):
         frame_slider(lambda v: 3, [1.0], description="alpha")
