@@ -98,6 +98,7 @@ _EXPORTS = {
     "holm": "stats",
     "family_decisions": "stats",
     "family_sentence": "stats",
+    "names_by_decision": "stats",
     "comparison_table": "stats",
     "metric_unit": "stats",
     "units_table": "stats",

@@ -23,7 +23,8 @@ interval ``[ci_low, ci_high]`` is a ``confidence`` (default 95 %) interval for i
   tests.
 - :func:`comparison_table`: records as a table for the pages.
 - :func:`decision`, :func:`verdict` and :func:`describe`: a record in words, so that a page's sentences are
-  read off its records and stay true on any machine the book is built on.
+  read off its records and stay true on any machine the book is built on;
+  :func:`names_by_decision`: several records' names grouped by what each decides.
 - :func:`floor_to`, :func:`ceil_to` and :func:`ceil_significant`: a number rounded in the
   direction that keeps a printed bound true ("at least 0.12" is rounded down, "at most 3e-07"
   up), exactly, in decimal.
@@ -53,6 +54,7 @@ __all__ = [
     "holm",
     "family_decisions",
     "family_sentence",
+    "names_by_decision",
     "comparison_table",
     "metric_unit",
     "units_table",
@@ -764,6 +766,38 @@ def name_list(names, *, empty="none", style="*") -> str:
     return marked[0] if len(marked) == 1 else ", ".join(marked[:-1]) + " and " + marked[-1]
 
 
+def _named_records(named_records) -> list:
+    """``named_records`` as a non-empty list of checked ``(name, record)`` pairs."""
+    pairs = _record_list(named_records, "named_records", "(name, record) pairs")
+    if not pairs:
+        raise ValueError("named_records must hold at least one (name, record) pair, got none")
+    for i, pair in enumerate(pairs):
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+            raise ValueError(f"named_records[{i}] must be a (name, record) pair, got {_show(pair)}")
+        check_str(f"named_records[{i}][0]", pair[0])
+        _check_record(pair[1], f"named_records[{i}][1]")
+    return pairs
+
+
+def names_by_decision(named_records) -> dict:
+    """The names of ``(name, record)`` pairs grouped by what each record decides on its own.
+
+    A dict with the three words of :func:`decision` as keys, in the order of ``DECISIONS``
+    (``"lower"``, ``"higher"``, ``"not decided"``), each holding the names of its records in
+    their order; a word no record has holds an empty list. For a page that writes "a and b
+    are decidedly lower; c is not decided".
+
+    Raises
+    ------
+    ValueError
+        As :func:`family_sentence`.
+    """
+    groups = {word: [] for word in DECISIONS}
+    for name, record in _named_records(named_records):
+        groups[decision(record)].append(name)
+    return groups
+
+
 def family_sentence(named_records, confidence=0.95) -> str:
     """What a family of comparisons still decides after :func:`family_decisions`, in words.
 
@@ -778,14 +812,7 @@ def family_sentence(named_records, confidence=0.95) -> str:
         As :func:`family_decisions`, and if an entry is not a ``(name, record)`` pair whose
         name is a non-empty string.
     """
-    pairs = _record_list(named_records, "named_records", "(name, record) pairs")
-    if not pairs:
-        raise ValueError("named_records must hold at least one (name, record) pair, got none")
-    for i, pair in enumerate(pairs):
-        if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
-            raise ValueError(f"named_records[{i}] must be a (name, record) pair, got {_show(pair)}")
-        check_str(f"named_records[{i}][0]", pair[0])
-        _check_record(pair[1], f"named_records[{i}][1]")
+    pairs = _named_records(named_records)
     words = family_decisions([r for _, r in pairs], confidence)
     kept = [name for (name, _), w in zip(pairs, words) if w != "not decided"]
     dropped = [name for (name, r), w in zip(pairs, words)

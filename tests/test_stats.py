@@ -291,6 +291,18 @@ def test_family_sentence_names_what_stays_and_what_drops():
         "decided.")
 
 
+def test_names_by_decision_groups_in_the_order_of_decisions():
+    family = [("a", record_with(0.03, -1.0)), ("b", record_with(0.001, 2.0)),
+              ("c", record_with(0.04, -1.0)),
+              ("d", dict(delta=0.1, ci_low=-1.0, ci_high=1.2, p_value=0.5))]
+    groups = stats.names_by_decision(family)
+    assert groups == {"lower": ["a", "c"], "higher": ["b"], "not decided": ["d"]}
+    assert list(groups) == list(stats.DECISIONS)
+    # each record read on its own (no Holm), and a generator is accepted
+    assert stats.names_by_decision((n, r) for n, r in family[3:]) == {
+        "lower": [], "higher": [], "not decided": ["d"]}
+
+
 GOOD = record_with(0.01, -1.0)
 
 
@@ -305,6 +317,8 @@ GOOD = record_with(0.01, -1.0)
         (lambda: stats.family_sentence([("", GOOD)]), r"^named_records\[0\]\[0\] must be a non-empty string, got ''$"),
         (lambda: stats.family_sentence([(1, GOOD)]), r"^named_records\[0\]\[0\] must be a non-empty string, got 1$"),
         (lambda: stats.family_sentence([("a", 0.01)]), r"^named_records\[0\]\[1\] must be a comparison record \(a dict\), got float$"),
+        (lambda: stats.names_by_decision([]), r"^named_records must hold at least one \(name, record\) pair, got none$"),
+        (lambda: stats.names_by_decision([("a", {"delta": 1.0})]), r"^named_records\[0\]\[1\] must be a comparison record, got one missing"),
         (lambda: stats.family_decisions([]), "^records must hold at least one comparison record, got none$"),
         (lambda: stats.family_decisions(None), "^records must be a list of comparison records, got NoneType$"),
         (lambda: stats.family_decisions(GOOD), "^records must be a list of comparison records, got dict$"),
