@@ -839,8 +839,9 @@ def _rounded(x, quantum: Decimal, rounding: str) -> float:
     """The float nearest to the decimal ``x`` rounded to a multiple of ``quantum``.
 
     The rounding is done on the float's exact decimal value, so the result never lies on the
-    wrong side of ``x`` (``math.floor(0.29 * 100) / 100`` is right only because 0.29 is stored
-    just below itself; another value can be stored just above).
+    wrong side of ``x``. Scaling first does not guarantee that: for ``x = 1460.3999999999999``
+    (the float just below 1460.4), ``x * 100`` rounds to 146040.0, and
+    ``math.floor(x * 100) / 100`` is 1460.4, above ``x``.
     """
     with localcontext() as ctx:
         ctx.prec = 400  # every digit a float has before the point, and 15 after it

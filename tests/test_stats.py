@@ -779,6 +779,10 @@ def test_bounds_round_in_the_safe_direction_exactly():
     assert stats.ceil_to(0.1 + 0.2, 1) == 0.4  # 0.30000000000000004 is above 0.3
     assert stats.floor_to(-1.25, 1) == -1.3 and stats.ceil_to(-1.25, 1) == -1.2
     assert stats.ceil_to(1e300, 2) == 1e300  # no decimal context overflow
+    # scaling first rounds the product: math.floor(x * 100) / 100 gives 1460.4 > x here
+    x = math.nextafter(1460.4, 0)
+    assert math.floor(x * 100) / 100 > x
+    assert stats.floor_to(x, 2) == 1460.39 and stats.ceil_to(x, 2) == 1460.4
 
 
 def test_ceil_significant_bounds_from_above_with_the_digits_shown():
