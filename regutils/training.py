@@ -398,6 +398,14 @@ def nonfinite_message(what: str, value: float, epoch: int, config: dict) -> str:
     )
 
 
+def _weights_and_state(opt: torch.optim.Optimizer) -> list:
+    """Every parameter of ``opt`` and every tensor of its state (moments, momentum buffers)."""
+    tensors = [p for group in opt.param_groups for p in group["params"]]
+    for state in opt.state.values():
+        tensors += [v for v in state.values() if isinstance(v, torch.Tensor) and v.dim() > 0]
+    return tensors
+
+
 def _train_epoch(model, opt, X, y, perm, config, step, total_steps):
     """One pass over ``perm``; returns the summed loss and correct count (device tensors)."""
     dev = X.device
@@ -417,6 +425,8 @@ def _train_epoch(model, opt, X, y, perm, config, step, total_steps):
         loss.backward()
         opt.step()
         step += 1
+        if dev.type == "cpu" and step % hardware.FLUSH_EVERY == 0:
+            hardware.flush_subnormals_(_weights_and_state(opt))
         with torch.no_grad():
             loss_sum += loss.detach() * len(idx)
             correct += (logits.argmax(1) == yb).sum()

@@ -1,5 +1,6 @@
 """regutils.hardware: the training precision and the device banner."""
 
+import dataclasses
 import platform
 from pathlib import Path
 
@@ -121,3 +122,54 @@ def test_a_bad_device_or_precision_is_named(call, message):
 
 def test_native_bf16_takes_a_device_string():
     assert ru.native_bf16("cpu") is ru.native_bf16(torch.device("cpu"))
+
+
+# ---------------------------------------------------------------------------------------------
+# subnormal values: flushed to zero in the training loops on the CPU
+
+TINY = torch.finfo(torch.float32).tiny  # the smallest normal float32, about 1.2e-38
+
+
+def test_flush_subnormals_zeroes_only_subnormal_values():
+    t = torch.tensor([1e-39, -3e-40, TINY, -TINY, 0.0, 1e-30, 2.5, float("inf")])
+    d = torch.tensor([1e-310, 1e-300], dtype=torch.float64)  # float64 has its own range
+    counts = torch.tensor([1, 0, 3])
+    hardware.flush_subnormals_([t, d, counts])
+    expected = torch.tensor([0.0, 0.0, TINY, -TINY, 0.0, 1e-30, 2.5, float("inf")])
+    assert torch.equal(t, expected)
+    assert d.tolist() == [0.0, 1e-300]
+    assert counts.tolist() == [1, 0, 3]
+
+
+def _dead_input(data):
+    """``data`` with its first input column zero: that column's first-layer weights get no
+    gradient, so a subnormal value put there stays unless the loop flushes it."""
+    X = data.X_train.clone()
+    X[:, 0] = 0.0
+    return dataclasses.replace(data, X_train=X)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_fit_flushes_subnormal_weights_and_state(optimizer):
+    data = _dead_input(synthetic_mnist(n_train=512))
+    model = ru.MLP(hidden=(16,), seed=0)
+    with torch.no_grad():
+        model.layers[0].weight[:, 0] = 1e-39
+    steps = 512 // 32  # one epoch of batches of 32
+    assert steps % hardware.FLUSH_EVERY == 0
+    ru.fit(model, data, epochs=1, lr=1e-3, batch_size=32, optimizer=optimizer, progress=False)
+    assert torch.all(model.layers[0].weight[:, 0] == 0)
+    assert torch.all(model.layers[0].weight[:, 1:] != 0)  # the rest trained as usual
+
+
+def test_sweep_flushes_every_flush_every_steps(monkeypatch):
+    seen = []
+    real = hardware.flush_subnormals_
+    monkeypatch.setattr(hardware, "flush_subnormals_", lambda ts: (seen.append(len(ts)), real(ts)))
+    data = _dead_input(synthetic_mnist(n_train=512))
+    configs = [dict(lr=1e-3, seed=0), dict(lr=1e-3, seed=1, weight_decay=1e-4)]
+    result = ru.sweep(configs, data, hidden=(16,), epochs=2, batch_size=32, progress=False)
+    n_layers = 2  # one hidden layer and the output layer: a weight and a bias each
+    # every 16th of the 32 steps, the weights and both Adam moments of the stack
+    assert seen == [3 * 2 * n_layers] * (2 * 512 // 32 // hardware.FLUSH_EVERY)
+    assert len(result) == 2
