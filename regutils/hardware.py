@@ -9,7 +9,8 @@ One place decides both, so every chapter, the benchmark and the result cache agr
   where bfloat16 would be emulated and slower than float32. ``$REGUTILS_PRECISION`` overrides;
 * :func:`describe`: the one-line banner the chapters print ("trained on …");
 * :func:`flush_subnormals_`: what a training step on the CPU does every
-  :data:`FLUSH_EVERY` steps, so that weights decayed towards zero do not slow it down.
+  :data:`FLUSH_EVERY` steps (:func:`flush_due` says when), so that weights decayed towards
+  zero do not slow it down.
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ import torch
 
 from .checks import check_options
 
-__all__ = ["device", "precision", "native_bf16", "describe", "PRECISIONS", "autocast", "flush_subnormals_", "FLUSH_EVERY"]
+__all__ = [
+    "device", "precision", "native_bf16", "describe", "PRECISIONS", "autocast",
+    "flush_subnormals_", "flush_due", "FLUSH_EVERY",
+]
 
 DEVICE_ENV = "REGUTILS_DEVICE"
 PRECISION_ENV = "REGUTILS_PRECISION"
@@ -171,6 +175,14 @@ def describe(dev: torch.device | None = None, prec: str | None = None) -> str:
     if dev.type == "cpu":
         return f"CPU: {_cpu_name()}, {torch.get_num_threads()} torch threads, {how}"
     return f"{dev.type}, {how}"
+
+
+def flush_due(dev: torch.device, step: int) -> bool:
+    """Whether a training loop on ``dev`` flushes subnormal values after optimizer step ``step``
+    (counted from 1): on the CPU every :data:`FLUSH_EVERY` steps, on a GPU never (see
+    :func:`flush_subnormals_`). :func:`regutils.fit` and :func:`regutils.sweep` both ask here.
+    """
+    return dev.type == "cpu" and step % FLUSH_EVERY == 0
 
 
 @torch.no_grad()

@@ -418,7 +418,7 @@ class _Chunk:
             losses.sum().backward()
             self.t += 1
             stack.step(shared["optimizer"], self.t, lr_factor(shared["lr_schedule"], self.t - 1, self.total_steps))
-            if dev.type == "cpu" and self.t % hardware.FLUSH_EVERY == 0:
+            if hardware.flush_due(dev, self.t):
                 hardware.flush_subnormals_([*stack.params, *stack.m, *stack.v])
             with torch.no_grad():
                 loss_sum += losses.detach() * B

@@ -425,7 +425,7 @@ def _train_epoch(model, opt, X, y, perm, config, step, total_steps):
         loss.backward()
         opt.step()
         step += 1
-        if dev.type == "cpu" and step % hardware.FLUSH_EVERY == 0:
+        if hardware.flush_due(dev, step):
             hardware.flush_subnormals_(_weights_and_state(opt))
         with torch.no_grad():
             loss_sum += loss.detach() * len(idx)

@@ -141,6 +141,13 @@ def test_flush_subnormals_zeroes_only_subnormal_values():
     assert counts.tolist() == [1, 0, 3]
 
 
+def test_flush_due_every_flush_every_steps_on_the_cpu_only():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda", 0)
+    due = [s for s in range(1, 3 * hardware.FLUSH_EVERY + 1) if hardware.flush_due(cpu, s)]
+    assert due == [hardware.FLUSH_EVERY, 2 * hardware.FLUSH_EVERY, 3 * hardware.FLUSH_EVERY]
+    assert not any(hardware.flush_due(cuda, s) for s in range(1, 3 * hardware.FLUSH_EVERY + 1))
+
+
 def _dead_input(data):
     """``data`` with its first input column zero: that column's first-layer weights get no
     gradient, so a subnormal value put there stays unless the loop flushes it."""
