@@ -21,6 +21,8 @@ _EXPORTS = {
     "load_regression": "data",
     "MNISTData": "data",
     "load_mnist": "data",
+    "MNIST_MEAN": "data",
+    "MNIST_STD": "data",
     "prepare_mnist_raw": "data",
     # device and precision
     "device": "hardware",

@@ -445,7 +445,11 @@ def _standardize(path: Path, X_train: np.ndarray, X_test: np.ndarray, y: np.ndar
 # ---------------------------------------------------------------------------------------------
 # MNIST
 
-MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # training-set pixel mean and std (pixels in [0, 1])
+#: Mean pixel intensity of MNIST's 60,000 training images (intensities in [0, 1]);
+#: :func:`regutils.load_mnist` standardizes every pixel ``x`` to ``(x - MNIST_MEAN) / MNIST_STD``.
+MNIST_MEAN = 0.1307
+#: Standard deviation of those pixel intensities.
+MNIST_STD = 0.3081
 
 # sha256 of the *uncompressed* IDX files, with their sizes in bytes
 MNIST_FILES = {

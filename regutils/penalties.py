@@ -9,8 +9,8 @@ coefficients, ``b`` the intercept, which is never penalized, ``n`` the number of
   ``1/(2n) * ||y - Xw - b||_2^2 + alpha * l1_ratio * ||w||_1
   + 0.5 * alpha * (1 - l1_ratio) * ||w||_2^2``
 
-so the same number ``alpha`` means a penalty about ``n`` times weaker in ``Ridge`` than in
-``Lasso``. How these map to other libraries' knobs (torch ``weight_decay``, ``C``, Goodfellow's
+so ``Ridge(alpha)`` has the minimizer of ``ElasticNet(alpha / n, l1_ratio=0)``: the same
+number ``alpha`` means very different penalties in the two. How these map to other libraries' knobs (torch ``weight_decay``, ``C``, Goodfellow's
 ``α``) is explained once, on the book's notation page; :func:`weight_decay_equivalent` and
 :func:`map_alpha` are its computed forms.
 

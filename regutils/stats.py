@@ -389,17 +389,19 @@ def mcnemar(correct_a, correct_b) -> dict:
 def mcnemar_record(
     correct_a, correct_b, *, page, data, metric="test error", a_label, b_label, confidence=0.95
 ) -> dict:
-    """:func:`mcnemar` as a comparison record, with a Wald interval for the error-rate difference.
+    """:func:`mcnemar` as a comparison record, with the exact interval that matches its test.
 
-    ``delta = (n01 - n10) / n`` is the mean of ``e_i = [A wrong on i] - [B wrong on i]``. The
-    interval is the Wald interval for a difference of paired proportions (Agresti,
-    *Categorical Data Analysis*, 3rd ed., §11.1.2):
+    ``delta = (n01 - n10) / n = m (2 π̂ - 1) / n`` with ``m = n01 + n10`` discordant images and
+    ``π̂ = n01 / m`` the share of them that A gets wrong. Given ``m``, ``n01`` is
+    Binomial(m, π), and the interval is the exact (Clopper–Pearson) interval for ``π``
+    mapped through ``m (2 π - 1) / n``:
 
-    ``delta ∓ z_{(1+c)/2} · sqrt((n01 + n10) / n - delta²) / sqrt(n)``
+    ``π_low = Beta_{(1-c)/2}(n01, n10 + 1)``, ``π_high = Beta_{(1+c)/2}(n01 + 1, n10)``
 
-    i.e. the normal interval with the plug-in variance ``(1/n) Σ (e_i - delta)²`` of ``e_i``.
-    It suits the book's case (thousands of test images, tens of discordant ones or more); with
-    no discordant images it collapses to ``[0, 0]``, and with only a handful it is too narrow.
+    (``0`` and ``1`` at the ends). It is the inversion of the exact test itself, so the
+    interval excludes 0 exactly when ``p_value < 1 - c``: the record cannot decide what the
+    test does not, however few the discordant images. It is conditional on ``m``: with no
+    discordant image it is ``[0, 0]`` (these images cannot tell A from B at all).
 
     Parameters
     ----------
@@ -422,11 +424,19 @@ def mcnemar_record(
     labels = _record_labels(page, data, metric, a_label, b_label)
     confidence = _confidence(confidence)
     test = mcnemar(correct_a, correct_b)
-    n, delta = test["n"], test["delta"]
-    variance = max((test["n01"] + test["n10"]) / n - delta**2, 0.0)  # >= 0 up to rounding
-    half = float(_st.norm.ppf((1 + confidence) / 2)) * math.sqrt(variance / n)
-    method = "exact McNemar test; Wald interval for the paired difference of error rates"
-    record = _record(labels, n, delta, delta - half, delta + half, confidence, test["p_value"], method)
+    n, n01, n10 = test["n"], test["n01"], test["n10"]
+    m = n01 + n10
+    if m == 0:
+        low = high = 0.0
+    else:  # Clopper–Pearson for the share of discordant images that A gets wrong
+        tail = (1 - confidence) / 2
+        pi_low = float(_st.beta.ppf(tail, n01, n10 + 1)) if n01 > 0 else 0.0
+        pi_high = float(_st.beta.ppf(1 - tail, n01 + 1, n10)) if n10 > 0 else 1.0
+        low, high = m * (2 * pi_low - 1) / n, m * (2 * pi_high - 1) / n
+    delta = test["delta"]
+    low, high = min(low, delta), max(high, delta)  # delta is inside; guard the rounding
+    method = "exact McNemar test; exact (Clopper–Pearson) interval on the discordant images"
+    record = _record(labels, n, delta, low, high, confidence, test["p_value"], method)
     record.update(n01=test["n01"], n10=test["n10"])
     return record
 
@@ -672,9 +682,9 @@ def decision(record) -> str:
     ``"higher"`` when it is above zero, ``"not decided"`` when it contains zero. An interval
     that touches zero counts as containing it. The p-value must agree: a record whose
     ``p_value`` is not below ``1 - confidence`` (the record's ``confidence``, default 0.95)
-    decides nothing. For a t-interval the two always agree; for :func:`mcnemar_record` the
-    p-value is the exact test's and the interval Wald's, which with few discordant images
-    can exclude zero while the exact test does not decide (0 against 5: p = 0.0625).
+    decides nothing. For the records of :func:`paired_comparison` and :func:`mcnemar_record`
+    the two always agree (each interval inverts its own test); the check guards records
+    built any other way.
 
     Raises
     ------
@@ -835,22 +845,33 @@ def family_sentence(named_records, confidence=0.95) -> str:
 # --------------------------------------------------------------------------- printed bounds
 
 
-def _rounded(x, quantum: Decimal, rounding: str) -> float:
-    """The float nearest to the decimal ``x`` rounded to a multiple of ``quantum``.
+def _as_decimal(x: float) -> Decimal:
+    """``x`` as the decimal it stands for: the shortest one that reads back as ``x``
+    (``repr``). ``0.2`` is 0.2, not the binary value just above it that stores it, so a
+    bound on a quantity that is exactly 0.2 stays 0.20; ``0.1 + 0.2`` is
+    0.30000000000000004, above 0.3."""
+    return Decimal(repr(float(x)))
 
-    The rounding is done on the float's exact decimal value, so the result never lies on the
-    wrong side of ``x``. Scaling first does not guarantee that: for ``x = 1460.3999999999999``
+
+def _rounded(x: Decimal, quantum: Decimal, rounding: str) -> float:
+    """The float of the decimal ``x`` rounded to a multiple of ``quantum``.
+
+    The rounding is done in decimal, on every digit of ``x``, so the result never lies on the
+    wrong side of it. Scaling first does not guarantee that: for ``x = 1460.3999999999999``
     (the float just below 1460.4), ``x * 100`` rounds to 146040.0, and
     ``math.floor(x * 100) / 100`` is 1460.4, above ``x``.
     """
     with localcontext() as ctx:
-        ctx.prec = 400  # every digit a float has before the point, and 15 after it
-        return float(Decimal(x).quantize(quantum, rounding=rounding))
+        ctx.prec = 400  # every digit a float's repr has before the point, and 15 after it
+        return float(x.quantize(quantum, rounding=rounding))
 
 
 def floor_to(x, digits: int) -> float:
     """``x`` rounded down to ``digits`` decimals: printed with ``digits`` decimals, a lower
-    bound stays true ("at least 0.28" for 0.2899).
+    bound stays true ("at least 0.28" for 0.2899). ``x`` counts as the decimal it prints as
+    in full (its ``repr``): ``floor_to(0.29, 2)`` is 0.29. A quantity that is exact in
+    decimal (a count over a number of images) keeps its value when computed with one
+    division (``100 * k / n``); a difference of two such floats may not.
 
     Raises
     ------
@@ -859,12 +880,13 @@ def floor_to(x, digits: int) -> float:
     """
     x = check_real("x", x)
     digits = check_int("digits", digits, 0, 15)
-    return _rounded(x, Decimal(1).scaleb(-digits), ROUND_FLOOR)
+    return _rounded(_as_decimal(x), Decimal(1).scaleb(-digits), ROUND_FLOOR)
 
 
 def ceil_to(x, digits: int) -> float:
     """``x`` rounded up to ``digits`` decimals: printed with ``digits`` decimals, an upper
-    bound stays true ("at most 0.29" for 0.2801).
+    bound stays true ("at most 0.29" for 0.2801; 0.2 stays 0.2). ``x`` is read as in
+    :func:`floor_to`.
 
     Raises
     ------
@@ -873,13 +895,14 @@ def ceil_to(x, digits: int) -> float:
     """
     x = check_real("x", x)
     digits = check_int("digits", digits, 0, 15)
-    return _rounded(x, Decimal(1).scaleb(-digits), ROUND_CEILING)
+    return _rounded(_as_decimal(x), Decimal(1).scaleb(-digits), ROUND_CEILING)
 
 
 def ceil_significant(x, figures: int = 1) -> float:
     """``x`` rounded up to ``figures`` significant digits: printed in scientific notation with
     ``figures - 1`` decimals (``':.0e'`` for one figure), an upper bound stays true
-    ("at most 3e-07" for 2.4e-07; 9.5e-07 becomes 1e-06).
+    ("at most 3e-07" for 2.4e-07; 9.5e-07 becomes 1e-06). ``x`` is read as in
+    :func:`floor_to`.
 
     Raises
     ------
@@ -890,5 +913,5 @@ def ceil_significant(x, figures: int = 1) -> float:
     """
     x = check_real("x", x, 0, None, closed="right")
     figures = check_int("figures", figures, 1, 15)
-    exact = Decimal(x)
+    exact = _as_decimal(x)
     return _rounded(exact, Decimal(1).scaleb(exact.adjusted() - figures + 1), ROUND_CEILING)

@@ -426,34 +426,59 @@ def test_mcnemar_rejects_bad_input(ca, cb, message):
 
 
 @pytest.mark.parametrize("confidence", [0.95, 0.99])
-def test_mcnemar_record_wald_interval(rng, confidence):
+def test_mcnemar_record_exact_interval(rng, confidence):
     ca = rng.random(3000) < 0.97
     cb = np.where(rng.random(3000) < 0.95, ca, rng.random(3000) < 0.98)
     record = stats.mcnemar_record(ca, cb, **LABELS, confidence=confidence)
-    # Wald: mean of e_i = [A wrong] - [B wrong] ± z · (population sd of e_i) / sqrt(n)
-    e = (~ca).astype(float) - (~cb).astype(float)
-    half = st.norm.ppf((1 + confidence) / 2) * e.std(ddof=0) / math.sqrt(len(e))
-    assert record["delta"] == pytest.approx(e.mean(), abs=1e-15)
-    assert (record["ci_low"], record["ci_high"]) == pytest.approx((e.mean() - half, e.mean() + half), rel=1e-10)
+    n01, n10 = int(np.sum(~ca & cb)), int(np.sum(ca & ~cb))
+    m = n01 + n10
+    # scipy's exact (Clopper-Pearson) interval for the share of discordant images A gets
+    # wrong, mapped to the difference in error rates m (2 pi - 1) / n
+    ci = st.binomtest(n01, m).proportion_ci(confidence, method="exact")
+    expected = (m * (2 * ci.low - 1) / 3000, m * (2 * ci.high - 1) / 3000)
+    assert (record["ci_low"], record["ci_high"]) == pytest.approx(expected, rel=1e-9)
+    assert record["delta"] == pytest.approx(((~ca).astype(float) - (~cb)).mean(), abs=1e-15)
     assert record["p_value"] == stats.mcnemar(ca, cb)["p_value"]
     assert record["n_pairs"] == 3000
-    assert (record["n01"], record["n10"]) == (int(np.sum(~ca & cb)), int(np.sum(ca & ~cb)))
-    assert "McNemar" in record["method"] and "Wald" in record["method"]
+    assert (record["n01"], record["n10"]) == (n01, n10)
+    assert "McNemar" in record["method"] and "Clopper" in record["method"]
     assert set(record) == set(stats.RECORD_KEYS) | {"n01", "n10"}
     assert_json_record(record)
 
 
 def test_mcnemar_record_hand_computed():
-    # n = 100, n01 = 10, n10 = 4: delta = 0.06, variance of e = 0.14 - 0.06² = 0.1364
+    # n = 100, n01 = 10, n10 = 4: delta = 0.06; Clopper-Pearson from the beta quantiles
     ca = np.array([False] * 10 + [True] * 4 + [True] * 86)
     cb = np.array([True] * 10 + [False] * 4 + [True] * 86)
     record = stats.mcnemar_record(ca, cb, **LABELS)
-    half = 1.959963984540054 * math.sqrt(0.1364 / 100)
+    pi_low, pi_high = st.beta.ppf(0.025, 10, 5), st.beta.ppf(0.975, 11, 4)
     assert record["delta"] == pytest.approx(0.06)
-    assert (record["ci_low"], record["ci_high"]) == pytest.approx((0.06 - half, 0.06 + half), rel=1e-10)
+    expected = (14 * (2 * pi_low - 1) / 100, 14 * (2 * pi_high - 1) / 100)
+    assert (record["ci_low"], record["ci_high"]) == pytest.approx(expected, rel=1e-10)
     # exact: 2 P(Bin(14, 1/2) <= 4) = 2 (1 + 14 + 91 + 364 + 1001) / 2**14
     assert record["p_value"] == pytest.approx(2 * 1471 / 2**14, rel=1e-12)
     assert record["metric"] == "test error"
+
+
+@pytest.mark.parametrize("confidence", [0.9, 0.95, 0.99])
+def test_mcnemar_record_interval_agrees_with_its_test(confidence):
+    # for every split of up to 30 discordant images (and every all-one-way split), the
+    # interval excludes 0 exactly when the exact test decides at 1 - confidence
+    for m in range(0, 31):
+        for n01 in range(m + 1):
+            ca = np.array([False] * n01 + [True] * (m - n01) + [True] * 50)
+            cb = np.array([True] * n01 + [False] * (m - n01) + [True] * 50)
+            r = stats.mcnemar_record(ca, cb, **LABELS, confidence=confidence)
+            assert r["ci_low"] <= r["delta"] <= r["ci_high"]
+            excludes_zero = r["ci_low"] > 0 or r["ci_high"] < 0
+            assert excludes_zero == (r["p_value"] < 1 - confidence), (m, n01, r)
+
+
+def test_mcnemar_record_without_discordant_images():
+    ca = np.array([True, False, True])
+    r = stats.mcnemar_record(ca, ca.copy(), **LABELS)
+    assert (r["delta"], r["ci_low"], r["ci_high"], r["p_value"]) == (0.0, 0.0, 0.0, 1.0)
+    assert stats.decision(r) == "not decided"
 
 
 def test_mcnemar_record_rejects_bad_labels():
@@ -657,14 +682,16 @@ def test_decision_reads_the_interval(low, high, word):
 
 
 def test_decision_needs_the_p_value_too():
-    # McNemar, 0 against 5 discordant images of 10,000: the Wald interval excludes 0, the
-    # exact test does not decide (p = 2 / 2**5 = 0.0625), so the record decides nothing
+    # McNemar, 0 against 5 discordant images of 10,000: the exact test does not decide
+    # (p = 2 / 2**5 = 0.0625) and neither does its interval
     correct_a = np.ones(10_000, dtype=bool)
     correct_b = correct_a.copy()
     correct_b[:5] = False
     record = stats.mcnemar_record(correct_a, correct_b, page="p", data="d", a_label="A", b_label="B")
-    assert record["ci_high"] < 0 and record["p_value"] == pytest.approx(0.0625)
+    assert record["ci_low"] < 0 < record["ci_high"] and record["p_value"] == pytest.approx(0.0625)
     assert stats.decision(record) == "not decided"
+    # a record whose interval excludes 0 but whose p-value does not decide, decides nothing
+    assert stats.decision(_rec(-0.2, -0.3, -0.1, p=0.0625)) == "not decided"
     assert stats.decision(_rec(-0.2, -0.3, -0.1, p=0.049)) == "lower"
     assert stats.decision(dict(_rec(-0.2, -0.3, -0.1, p=0.049), confidence=0.99)) == "not decided"
 
@@ -765,18 +792,21 @@ def test_bounds_round_in_the_safe_direction_exactly():
     for digits in (0, 1, 2, 3):
         step = Fraction(1, 10**digits)
         for x in values:
-            exact = Fraction(float(x))
+            exact = Fraction(repr(float(x)))  # the decimal the float prints as in full
             low, high = stats.floor_to(x, digits), stats.ceil_to(x, digits)
-            assert Fraction(low) <= exact <= Fraction(high)
+            assert Fraction(repr(low)) <= exact <= Fraction(repr(high))
             # printed with `digits` decimals, each is the bound's exact decimal, one step apart at most
             shown_low = Fraction(format(low, f".{digits}f"))
             shown_high = Fraction(format(high, f".{digits}f"))
             assert shown_low <= exact <= shown_high
             assert exact - shown_low < step and shown_high - exact < step
             assert shown_low % step == 0 and shown_high % step == 0
-    # floats stored just above or below their decimal name: 0.29 is below 0.29, 2.675 below too
-    assert stats.floor_to(0.29, 2) == 0.28 and stats.ceil_to(0.29, 2) == 0.29
-    assert stats.ceil_to(0.1 + 0.2, 1) == 0.4  # 0.30000000000000004 is above 0.3
+    # a float counts as its shortest decimal: 0.29 is stored just below 0.29 and 0.2 just
+    # above 0.2, yet both are bounds of themselves; 0.1 + 0.2 prints as 0.30000000000000004
+    assert stats.floor_to(0.29, 2) == 0.29 and stats.ceil_to(0.29, 2) == 0.29
+    assert stats.floor_to(0.2, 2) == 0.2 and stats.ceil_to(0.2, 2) == 0.2
+    assert stats.floor_to(100 * 1996 / 2000, 1) == 99.8  # a count over images, one division
+    assert stats.ceil_to(0.1 + 0.2, 1) == 0.4 and stats.floor_to(0.1 + 0.2, 1) == 0.3
     assert stats.floor_to(-1.25, 1) == -1.3 and stats.ceil_to(-1.25, 1) == -1.2
     assert stats.ceil_to(1e300, 2) == 1e300  # no decimal context overflow
     # scaling first rounds the product: math.floor(x * 100) / 100 gives 1460.4 > x here
@@ -792,13 +822,14 @@ def test_ceil_significant_bounds_from_above_with_the_digits_shown():
     for x, shown in cases.items():
         bound = stats.ceil_significant(x)
         assert format(bound, ".0e") == shown
-        assert Fraction(shown) >= Fraction(x)
+        assert Fraction(shown) >= Fraction(repr(x))
     assert format(stats.ceil_significant(0.012345, 3), ".2e") == "1.24e-02"
     rng = np.random.default_rng(1)
     for x in 10.0 ** rng.uniform(-16, 3, 300):
         for figures in (1, 2):
             shown = format(stats.ceil_significant(x, figures), f".{figures - 1}e")
-            assert Fraction(x) <= Fraction(shown) <= Fraction(x) * (1 + Fraction(10, 10**figures))
+            exact = Fraction(repr(float(x)))
+            assert exact <= Fraction(shown) <= exact * (1 + Fraction(10, 10**figures))
 
 
 @pytest.mark.parametrize(
