@@ -1,7 +1,8 @@
 """Datasets the chapters share: the 48-feature regression CSV and MNIST.
 
 Everything here validates its input and fails with a ``ValueError`` or ``FileNotFoundError``
-that names the file, column, row or parameter at fault. Files are written atomically (a
+that names the file, column, row or parameter at fault (and ``FileExistsError`` where writing
+would replace an existing file or a symlink). Files are written atomically (a
 temporary file in the same folder, then ``os.replace``), so an error never leaves a partial
 file behind.
 """

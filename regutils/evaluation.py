@@ -134,7 +134,8 @@ def evaluate(model: nn.Module, data, split: str = "test", *, batch_size: int = E
     ------
     ValueError
         If ``split`` is not one of ``train``, ``val``, ``test``, ``model`` is not a torch module,
-        or the split fails :func:`regutils.evaluation.check_split` against the model's ``input_dim`` and
+        ``batch_size`` is not an integer >= 1, or the split fails
+        :func:`regutils.evaluation.check_split` against the model's ``input_dim`` and
         ``out_dim`` (where it has them, as :class:`regutils.MLP` does).
     """
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score

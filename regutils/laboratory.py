@@ -248,8 +248,10 @@ def cv_draws(
     Every draw uses the same row indices for its folds (``cv``; default ``KFold(5,
     shuffle=True, random_state=0)``); the draws are independent, so that loses nothing. Each
     training fold is standardized on its own, as :func:`regutils.cv_curve` with
-    ``standardize=True`` does for one data set. Pass a slice of the result to
-    :class:`regutils.CVCurve` (``CVCurve(alphas, out[b])``) for its best and 1-SE alphas.
+    ``standardize=True`` does for one data set. The alphas axis is in ascending order (as
+    :func:`fit_draws` sorts them), so pass a slice of the result to
+    :class:`regutils.CVCurve` with the sorted grid (``CVCurve(np.sort(alphas), out[b])``) for
+    its best and 1-SE alphas.
     """
     Z, y = _as_draws(Z, y)
     folds = []

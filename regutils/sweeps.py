@@ -17,7 +17,9 @@ What each model sees (model ``i`` with configuration seed ``s``):
 
 So a model's trajectory depends on its own configuration only: changing another model's
 hyperparameters leaves it bit-identical. With dropout off, a one-configuration sweep
-reproduces ``fit`` with the same seed (same float operations up to summation order). With
+reproduces ``fit`` with the same seed on the CPU (same float operations up to summation
+order; on a GPU the stacked Adam step rounds differently, so the two agree up to
+floating-point rounding). With
 dropout on the masks come from a different random stream than ``fit``'s, so the two agree in
 distribution, not number for number.
 """
@@ -67,8 +69,8 @@ class SweepResult:
     cached
         True if read from the result cache.
     early_states
-        With ``stop_early=False``: per configuration, the weights early stopping would have
-        restored (see :func:`regutils.sweep`); otherwise None.
+        With ``patience`` and ``stop_early=False``: per configuration, the weights early
+        stopping would have restored (see :func:`regutils.sweep`); otherwise None.
     """
 
     configs: list[dict]
@@ -240,7 +242,8 @@ def sweep(
         have stopped, or the best epoch's overall if it never fires) are kept in
         ``SweepResult.early_states`` and the epochs in ``History.early_stop_epoch`` /
         ``early_stop_best_epoch``. Training is deterministic, so those weights are exactly
-        what a run that stopped would have returned; one run gives both arms of a paired
+        what a run that stopped with ``restore_best=True`` would have returned (they are the
+        best epoch's whatever ``restore_best`` says); one run gives both arms of a paired
         early-stopping comparison. ``states`` then hold the last epoch's weights.
     hidden
         Hidden layer widths shared by every model (the input size comes from ``data``).
@@ -254,7 +257,10 @@ def sweep(
     on_nonfinite
         ``"raise"``: a NaN/inf loss in any model raises ``FloatingPointError`` naming the
         configuration and epoch (as ``fit`` does). ``"stop"``: that model is frozen with
-        ``stop_reason="diverged"`` (weights of its best epoch if it had one) and the others go on.
+        ``stop_reason="diverged"`` and the others go on; it keeps the weights of its best
+        epoch when early stopping tracks them (``patience`` given, and an epoch with a finite
+        validation loss before it diverged), otherwise its last, non-finite weights. With
+        ``stop_early=False`` its ``early_states`` entry is the same weights.
     max_memory_bytes
         Memory budget that decides the chunk size.
     progress
@@ -426,13 +432,19 @@ class _Chunk:
         return loss_sum, correct
 
     def finish_model(self, pos: int, i: int, reason: str | None) -> None:
-        """Freeze model ``i`` (at ``pos`` in the stack): keep its final or best weights."""
+        """Freeze model ``i`` (at ``pos`` in the stack): keep its final or best weights (a
+        diverged model keeps its best ones wherever they are tracked)."""
         h = self.histories[i]
-        best = self.keep_best and h.best_epoch > 0
+        wants_best = self.keep_best or (reason == "diverged" and self.track_best)
+        best = wants_best and h.best_epoch > 0
         self.states[i] = self.stack.state_dict(pos, best=best)
         h.restored_best = best
         if reason is not None:
             h.stop_reason = reason
+        if reason == "diverged" and self.observe and self.early[i] is None:
+            # early stopping never fired before the divergence: it would restore the same
+            self.early[i] = self.states[i]
+            h.early_stop_best_epoch = h.best_epoch
 
     def after_epoch(self, epoch: int, loss_sum, correct) -> list[int]:
         """Record the epoch for every live model; return the positions that train on."""

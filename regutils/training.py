@@ -269,8 +269,10 @@ def fit(
         With early stopping, load the weights of the best epoch (kept in memory) at the end.
         Without early stopping the final weights are always the last epoch's.
     seed
-        Seeds the batch order and, via torch's global generator (saved and restored around
-        the run), dropout masks. Same seed, same initial weights, same device → same numbers.
+        Seeds the batch order and, via torch's global generator, dropout masks (the CPU's
+        and, on a GPU, that GPU's generator are saved and restored around the run; an Apple
+        MPS generator is reseeded but not restored). Same seed, same initial weights, same
+        device → same numbers.
     lr_schedule
         ``None`` (constant) or ``"cosine"`` (see :func:`regutils.training.lr_factor`, per step).
     precision

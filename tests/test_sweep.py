@@ -188,6 +188,27 @@ def test_nonfinite_raise_or_stop(data):
     assert bad.stop_reason == "diverged" and bad.stopped_epoch == 1 and bad.train_loss == []
 
 
+def test_diverged_model_while_early_stopping_watches(data, tmp_path, monkeypatch):
+    # a model that diverges before early stopping fires still has early-stopped weights
+    # (the same as its final ones), so model(..., early_stopped=True) works and the result
+    # is cached and read back without a warning
+    monkeypatch.setenv("REGUTILS_CACHE_DIR", str(tmp_path / "cache"))
+    configs = [{"lr": 1e-3}, {"lr": 1e20}]
+    kw = dict(epochs=3, batch_size=64, hidden=HIDDEN, optimizer="sgd", patience=1,
+              stop_early=False, on_nonfinite="stop", progress=False, cache=True)
+    result = ru.sweep(configs, data, **kw)
+    bad = result.histories[1]
+    assert bad.stop_reason == "diverged" and bad.best_epoch == 0
+    assert result.early_states[1] is result.states[1]
+    assert bad.early_stop_best_epoch == 0
+    result.model(1, early_stopped=True)  # loads; its weights are the diverged ones
+    again = ru.sweep(configs, data, **kw)  # warnings are errors in the tests
+    assert again.cached
+    for a, b in zip(result.model(0, early_stopped=True).parameters(),
+                    again.model(0, early_stopped=True).parameters()):
+        assert torch.equal(a.cpu(), b.cpu())
+
+
 def test_result_model_and_summary(data):
     result = ru.sweep([{"p": 0.2, "label": "a"}, {"weight_decay": 1e-3, "label": "b"}], data, epochs=1,
                       batch_size=64, hidden=HIDDEN, progress=False)
